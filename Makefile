@@ -1,0 +1,36 @@
+# Every target sets itself up from nothing: a virtualenv in .venv with the pinned packages.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-sqlite test-postgres bench lint clean translations
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $(STAMP)
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -q -d web/translations
+
+run: $(STAMP) translations
+	$(BIN)/flask --app web init-db --demo
+	@echo "Serving on http://127.0.0.1:$(PORT)/ (web + timer scheduler in one process)"
+	$(BIN)/waitress-serve --listen=127.0.0.1:$(PORT) --threads=8 --call web:create_app
+
+# The suite on the embedded default (SQLite); set DATABASE_URL to run it on PostgreSQL.
+test: $(STAMP) translations
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,194 @@
+"""`make bench`: the engine's lifecycle throughput against bare SpiffWorkflow, and the timer sweep.
+
+All figures come from one process and one run; each is the median of several rounds, so that
+the ratio compares like with like on a noisy machine. Results are printed last and written to
+BENCHMARKS.md with the machine and the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from engine.bootstrap import build_engine, prepare
+from engine.clock import ControlledClock
+from engine.database import create_db_engine
+from engine.definitions import BPMN_DIR
+from engine.loans import services
+from engine.loans.actors import ENTERPRISE, OFFICER, Actor
+from engine.models import Base, Enterprise, Institution, LoanProduct
+from engine.runtime import Engine
+from engine.timers import sweep_due_timers
+from engine.working_days import WorkingDayCalendar, chinese_calendar_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+START = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 CST
+APPROVAL = {"amount": Decimal("100000.00"), "annual_rate": Decimal("3.85"), "term_months": 12}
+
+
+def _fresh_engine(directory: Path, name: str) -> tuple[Engine, ControlledClock, Actor, Actor, dict]:
+    url = f"sqlite:///{directory / name}"
+    db = create_db_engine(url)
+    Base.metadata.create_all(db)
+    db.dispose()
+    clock = ControlledClock(START)
+    engine = build_engine(url, clock)
+    prepare(engine)
+    with engine.transaction() as session:
+        bank = Institution(code="A", name="Bank A")
+        enterprise = Enterprise(name="Ent", credit_code="91430100MA4L000001")
+        session.add_all([bank, enterprise])
+        session.flush()
+        product = LoanProduct(institution_id=bank.id, code="P", name="P")
+        session.add(product)
+        session.flush()
+        ids = {"institution_id": bank.id, "product_id": product.id}
+        applicant = Actor("ent", ENTERPRISE, enterprise_id=enterprise.id)
+        officer = Actor("officer", OFFICER, institution_id=bank.id)
+    return engine, clock, applicant, officer, ids
+
+
+def _application(ids: dict, now: datetime) -> dict:
+    return {
+        **ids, "amount": "100000.00", "term_months": 12, "purpose": "bench",
+        "authorization": {"scope": "credit report", "granted_by": "ent", "granted_at": now.isoformat(),
+                          "expires_at": (now + timedelta(days=30)).isoformat()},
+    }
+
+
+def engine_lifecycles(engine: Engine, clock: ControlledClock, applicant: Actor, officer: Actor,
+                      ids: dict, count: int) -> float:
+    """Seconds for `count` full lifecycles through the engine's services."""
+    began = time.perf_counter()
+    for _ in range(count):
+        app_id = services.submit(engine, applicant, _application(ids, clock.now())).id
+        services.accept(engine, officer, app_id)
+        services.approve(engine, officer, app_id, APPROVAL)
+        services.disburse(engine, officer, app_id, {
+            "contract_number": "HT", "amount": "100000.00", "disbursed_on": "2026-03-02"})
+        services.settle(engine, officer, app_id, {"settled_on": "2026-03-02"})
+    return time.perf_counter() - began
+
+
+def raw_spiff_lifecycles(count: int) -> float:
+    """Seconds for `count` lifecycles of the same BPMN in memory with bare SpiffWorkflow."""
+    from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+    from SpiffWorkflow.util.task import TaskState
+
+    rules, years = chinese_calendar_rules()
+    calendar = WorkingDayCalendar(rules, years)
+
+    def add_working_days(start: str, days: int) -> str:
+        return calendar.add_working_days(datetime.fromisoformat(start), days).due.isoformat()
+
+    class Engine_(PythonScriptEngine):
+        def call_service(self, task, operation_name="", operation_params=None, **kwargs):  # noqa: ANN001
+            return json.dumps(True)
+
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser.add_bpmn_file(str(BPMN_DIR / "loan_lifecycle.bpmn"))
+    spec = parser.get_spec("loan_lifecycle")
+    subprocesses = parser.get_subprocess_specs("loan_lifecycle")
+    script_engine = Engine_(environment=TaskDataEnvironment({"add_working_days": add_working_days}))
+    steps = [("Accept", {"accepted_at": START.isoformat()}), ("Decide", {"decision": "approve"}),
+             ("Disburse", {}), ("Settle", {})]
+    began = time.perf_counter()
+    for _ in range(count):
+        workflow = BpmnWorkflow(spec, subprocesses, script_engine=script_engine)
+        workflow.task_tree.data["submitted_at"] = START.isoformat()
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data["submitted_at"] = START.isoformat()
+        workflow.do_engine_steps()
+        for name, data in steps:
+            [task] = [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id == name]
+            task.set_data(**data)
+            task.run()
+            workflow.do_engine_steps()
+        assert workflow.completed
+    return time.perf_counter() - began
+
+
+def timer_sweep(directory: Path, count: int) -> tuple[int, float]:
+    """Create `count` applications, move the clock past their deadlines, time one full sweep."""
+    engine, clock, applicant, _, ids = _fresh_engine(directory, "timers.db")
+    for _ in range(count):
+        services.submit(engine, applicant, _application(ids, clock.now()))
+    engine.forget_live_workflows()  # a worker process starts with an empty cache
+    clock.advance(days=14)
+    began = time.perf_counter()
+    result = sweep_due_timers(engine, batch_size=100)
+    elapsed = time.perf_counter() - began
+    assert result.failed == 0
+    return result.claimed, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    args = parser.parse_args()
+    rounds, per_round, timers = (3, 20, 200) if args.quick else (5, 100, 1000)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        engine, clock, applicant, officer, ids = _fresh_engine(directory, "lifecycles.db")
+        engine_lifecycles(engine, clock, applicant, officer, ids, 5)  # warm caches and the model
+        raw_spiff_lifecycles(5)
+        engine_rates, raw_rates = [], []
+        for _ in range(rounds):  # interleaved, so both see the same machine conditions
+            engine_rates.append(per_round / engine_lifecycles(engine, clock, applicant, officer, ids, per_round))
+            raw_rates.append(per_round / raw_spiff_lifecycles(per_round))
+        fired, elapsed = timer_sweep(directory, timers // 2)
+
+    engine_rate, raw_rate = statistics.median(engine_rates), statistics.median(raw_rates)
+    figures = {
+        "engine_lifecycles_per_s": f"{engine_rate:.1f}",
+        "raw_spiff_lifecycles_per_s": f"{raw_rate:.1f}",
+        "engine_to_raw_ratio": f"{engine_rate / raw_rate:.2f}",
+        "timers_fired_per_s": f"{fired / elapsed:.0f}",
+    }
+    command = "make bench" + (" QUICK=1" if args.quick else "")
+    detail = (f"{rounds} rounds of {per_round} lifecycles each (median), SQLite file database; "
+              f"{fired} due timers ({timers // 2} applications) fired in one sweep")
+    _write_benchmarks(figures, command, detail)
+    for name, value in figures.items():
+        print(f"{name}: {value}")
+
+
+def _write_benchmarks(figures: dict[str, str], command: str, detail: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
+    section = [
+        f"## Engine core ({datetime.now(timezone.utc):%Y-%m-%d})",
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {machine}  ",
+        f"Setup: {detail}",
+        "",
+        "```",
+        *[f"{name}: {value}" for name, value in figures.items()],
+        "```",
+        "",
+    ]
+    header = "# Benchmarks\n\nFigures written by `make bench`; the newest run of each benchmark replaces the last.\n\n"
+    existing = path.read_text(encoding="utf-8") if path.exists() else header
+    marker = "## Engine core ("
+    if marker in existing:
+        before, _, rest = existing.partition(marker)
+        after = rest.split("\n## ", 1)[1] if "\n## " in rest else ""
+        existing = before + ("## " + after if after else "")
+    path.write_text(existing.rstrip() + "\n\n" + "\n".join(section), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Configuration: one class per environment, every value overridable from the environment.
+
+Values are checked at start-up (`Config.validate`) so that a bad setting fails with a clear
+message instead of a stack trace in the middle of a request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    # The web app's secret; generated per process when absent (sessions then end on restart).
+    SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
+    # None means: SQLite file in the Flask instance folder.
+    DATABASE_URL = os.environ.get("DATABASE_URL") or None
+    # Run the timer sweep inside the web process (embedded default).
+    SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", False)
+    SCHEDULER_SWEEP_SECONDS = _env_int("SCHEDULER_SWEEP_SECONDS", 15)
+    # How many due timers one sweep claims at a time.
+    TIMER_BATCH_SIZE = _env_int("TIMER_BATCH_SIZE", 100)
+    # Load demo institutions and applications when the database is empty.
+    LOAD_DEMO_DATA = _env_bool("LOAD_DEMO_DATA", False)
+    # CPU budget of one BPMN script or expression, in interpreted lines.
+    SCRIPT_LINE_BUDGET = _env_int("SCRIPT_LINE_BUDGET", 10_000)
+    TESTING = False
+
+    @classmethod
+    def validate(cls) -> None:
+        """Refuse to start with a setting that cannot work."""
+        if cls.SCHEDULER_SWEEP_SECONDS < 1:
+            raise ConfigError("SCHEDULER_SWEEP_SECONDS must be at least 1")
+        if cls.TIMER_BATCH_SIZE < 1:
+            raise ConfigError("TIMER_BATCH_SIZE must be at least 1")
+        if cls.SCRIPT_LINE_BUDGET < 100:
+            raise ConfigError("SCRIPT_LINE_BUDGET must be at least 100")
+        url = cls.DATABASE_URL
+        if url and not url.startswith(("sqlite", "postgresql")):
+            raise ConfigError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
+
+
+class DevelopmentConfig(Config):
+    """`make run`: SQLite in the instance folder, demo data, scheduler in the web process."""
+
+    SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", True)
+    LOAD_DEMO_DATA = _env_bool("LOAD_DEMO_DATA", True)
+
+
+class TestingConfig(Config):
+    """pytest: the database comes from DATABASE_URL or a temporary SQLite file."""
+
+    TESTING = True
+    SECRET_KEY = "testing-only-secret"
+    SCHEDULER_ENABLED = False
+    LOAD_DEMO_DATA = False
+
+
+class ProductionConfig(Config):
+    """Production: PostgreSQL and an explicit secret are required."""
+
+    @classmethod
+    def validate(cls) -> None:
+        super().validate()
+        if not os.environ.get("SECRET_KEY"):
+            raise ConfigError("SECRET_KEY must be set in production")
+        if not (cls.DATABASE_URL or "").startswith("postgresql"):
+            raise ConfigError("DATABASE_URL must point to PostgreSQL in production")
+        if cls.LOAD_DEMO_DATA:
+            raise ConfigError("LOAD_DEMO_DATA must be off in production")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None = None) -> type[Config]:
+    """Return the config class named by `name` or by APP_ENV (default: development)."""
+    name = name or os.environ.get("APP_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ConfigError(f"APP_ENV must be one of {sorted(CONFIGS)}, got {name!r}") from None

@@ -1,0 +1,42 @@
+"""The audit trail and the outbox, both written in the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.models import AuditEvent, OutboxMessage
+
+
+def record_audit(
+    session: Session,
+    at: datetime,
+    actor: str,
+    action: str,
+    *,
+    application_id: int | None = None,
+    instance_id: int | None = None,
+    status_before: str | None = None,
+    status_after: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event; events are never updated or deleted."""
+    event = AuditEvent(
+        at=at, actor=actor, action=action, application_id=application_id, instance_id=instance_id,
+        status_before=status_before, status_after=status_after, detail=detail or {},
+    )
+    session.add(event)
+    return event
+
+
+def enqueue(session: Session, at: datetime, topic: str, payload: dict[str, Any]) -> OutboxMessage:
+    """Queue a message for delivery; it leaves only if the surrounding transaction commits."""
+    message = OutboxMessage(
+        created_at=at, topic=topic, idempotency_key=uuid.uuid4().hex, payload=payload,
+        status="pending", attempts=0, next_attempt_at=at,
+    )
+    session.add(message)
+    return message

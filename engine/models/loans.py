@@ -1,0 +1,129 @@
+"""Tables of the loan domain: parties, products, applications, authorizations, SLA breaches."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.db_types import Money, Rate
+from engine.models.base import Base, pk
+
+
+class Institution(Base):
+    """A bank, guarantor or lender connected to the platform."""
+
+    __tablename__ = "institution"
+
+    id: Mapped[int] = pk()
+    code: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    # active | warned | suspended | exited (the supervision ladder)
+    status: Mapped[str] = mapped_column(sa.String(20), default="active")
+
+
+class Enterprise(Base):
+    """A small or micro enterprise applying for loans."""
+
+    __tablename__ = "enterprise"
+
+    id: Mapped[int] = pk()
+    name: Mapped[str] = mapped_column(sa.String(200))
+    credit_code: Mapped[str] = mapped_column(sa.String(18), unique=True)  # 统一社会信用代码
+
+
+class LoanProduct(Base):
+    """A loan product an institution offers on the platform."""
+
+    __tablename__ = "loan_product"
+
+    id: Mapped[int] = pk()
+    institution_id: Mapped[int] = mapped_column(sa.ForeignKey("institution.id"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(50))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class LoanApplication(Base):
+    """An enterprise's application and what the institution reported at each step."""
+
+    __tablename__ = "loan_application"
+    __table_args__ = (sa.Index("ix_application_institution_status", "institution_id", "status"),)
+
+    id: Mapped[int] = pk()
+    reference: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"), index=True)
+    institution_id: Mapped[int] = mapped_column(sa.ForeignKey("institution.id"))
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("loan_product.id"))
+    instance_id: Mapped[int | None] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    term_months: Mapped[int]
+    purpose: Mapped[str] = mapped_column(sa.String(500))
+    submitted_at: Mapped[datetime]
+    submitted_by: Mapped[str] = mapped_column(sa.String(100))
+    accept_due: Mapped[datetime | None]
+    accept_due_provisional: Mapped[bool] = mapped_column(default=False)
+    accepted_at: Mapped[datetime | None]
+    accepted_by: Mapped[str | None] = mapped_column(sa.String(100))
+    accept_note: Mapped[str | None] = mapped_column(sa.String(500))
+    decision_due: Mapped[datetime | None]
+    decision_due_provisional: Mapped[bool] = mapped_column(default=False)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(sa.String(100))
+    approved_amount: Mapped[Decimal | None] = mapped_column(Money())
+    annual_rate: Mapped[Decimal | None] = mapped_column(Rate())
+    approved_term_months: Mapped[int | None]
+    approval_conditions: Mapped[str | None] = mapped_column(sa.String(1000))
+    rejection_reason: Mapped[str | None] = mapped_column(sa.String(1000))
+    contract_number: Mapped[str | None] = mapped_column(sa.String(64))
+    disbursed_amount: Mapped[Decimal | None] = mapped_column(Money())
+    disbursed_on: Mapped[date | None]
+    disbursement_account: Mapped[str | None] = mapped_column(sa.String(64))
+    disbursed_at: Mapped[datetime | None]
+    settled_on: Mapped[date | None]
+    settled_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    withdrawal_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    updated_at: Mapped[datetime]
+
+
+class CreditAuthorization(Base):
+    """The enterprise's explicit consent to query its credit information (征信业管理条例 art. 18)."""
+
+    __tablename__ = "credit_authorization"
+
+    id: Mapped[int] = pk()
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("loan_application.id"), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(sa.ForeignKey("enterprise.id"))
+    institution_id: Mapped[int] = mapped_column(sa.ForeignKey("institution.id"))
+    scope: Mapped[str] = mapped_column(sa.String(200))
+    granted_by: Mapped[str] = mapped_column(sa.String(100))
+    granted_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class SlaBreach(Base):
+    """A missed deadline, held against the institution; resolved when the bank finally acts."""
+
+    __tablename__ = "sla_breach"
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "kind", name="uq_sla_breach_application_kind"),
+        sa.Index("ix_sla_breach_institution_breached", "institution_id", "breached_at"),
+    )
+
+    id: Mapped[int] = pk()
+    institution_id: Mapped[int] = mapped_column(sa.ForeignKey("institution.id"))
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("loan_application.id"))
+    kind: Mapped[str] = mapped_column(sa.String(20))  # accept | decision
+    due_at: Mapped[datetime]
+    breached_at: Mapped[datetime]
+    provisional: Mapped[bool] = mapped_column(default=False)
+    resolved_at: Mapped[datetime | None]
+    # How late the bank acted: wall-clock seconds and working days after the deadline.
+    late_seconds: Mapped[int | None]
+    late_working_days: Mapped[int | None]
+    # acted (the bank finally took the step) | withdrawn (the enterprise withdrew first)
+    resolution: Mapped[str | None] = mapped_column(sa.String(20))

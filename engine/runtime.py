@@ -1,0 +1,226 @@
+"""The workflow runtime: one engine object, one operation per instance per transaction.
+
+An operation loads an instance (from the live-workflow cache when its version matches, else
+from JSON), runs it, writes the state back under an optimistic lock and brings the `task` and
+`timer` projections in step, all inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from threading import Lock
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import spiff_adapter as spiff
+from engine.calendar_store import CalendarProvider
+from engine.clock import Clock, SystemClock
+from engine.database import transaction
+from engine.definitions import SpecCache
+from engine.errors import ConcurrencyConflict, ModelError
+from engine.models import ProcessDefinition, ProcessInstance
+from engine.projections import sync_projections
+
+
+@dataclass(frozen=True)
+class InstanceContext:
+    """What the projections need to know of the business object behind an instance."""
+
+    application_id: int | None = None
+    institution_id: int | None = None
+
+
+class ProcessBinding(Protocol):
+    """Ties a process key to its domain: the context of an instance and its service tasks."""
+
+    def context(self, session: Session, instance: ProcessInstance) -> InstanceContext: ...
+
+    def services(self, operation: InstanceOperation) -> dict[str, spiff.ServiceHandler]: ...
+
+    def after_save(self, operation: InstanceOperation) -> None: ...
+
+
+class _UnboundProcess:
+    def context(self, session: Session, instance: ProcessInstance) -> InstanceContext:
+        return InstanceContext()
+
+    def services(self, operation: InstanceOperation) -> dict[str, spiff.ServiceHandler]:
+        return {}
+
+    def after_save(self, operation: InstanceOperation) -> None:
+        return None
+
+
+def parse_instant(value: str | datetime) -> datetime:
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if instant.tzinfo is None:
+        raise ModelError(f"Times given to add_working_days need an offset: {value!r}")
+    return instant
+
+
+class Engine:
+    """The assembled engine: database, clock, caches and the processes it knows."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock | None = None,
+        script_line_budget: int = 10_000,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock: Clock = clock or SystemClock()
+        self.script_line_budget = script_line_budget
+        self.specs = SpecCache()
+        self.calendars = CalendarProvider()
+        self.bindings: dict[str, ProcessBinding] = {}
+        self._live: dict[int, tuple[int, Any]] = {}
+        self._live_lock = Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with transaction(self.session_factory) as session:
+            session.info["engine_pending_live"] = {}
+            yield session
+            # Reached only when the body succeeded; commit happens on leaving `transaction`.
+            pending = session.info.pop("engine_pending_live")
+        with self._live_lock:
+            self._live.update(pending)
+
+    def bind(self, key: str, binding: ProcessBinding) -> None:
+        self.bindings[key] = binding
+
+    def start(self, session: Session, definition: ProcessDefinition, business_key: str,
+              data: dict[str, Any], context: InstanceContext) -> InstanceOperation:
+        """Create an instance of `definition`, run it to its first wait state, flush it."""
+        now = self.clock.now()
+        row = ProcessInstance(definition_id=definition.id, business_key=business_key, status="running",
+                              state="{}", created_at=now, updated_at=now)
+        session.add(row)
+        session.flush()
+        operation = InstanceOperation(self, session, row, definition, context)
+        operation.workflow = spiff.new_workflow(operation.model, operation.script_engine, data)
+        return operation
+
+    def open(self, session: Session, instance: ProcessInstance) -> InstanceOperation:
+        """Prepare an operation on an existing instance."""
+        definition = session.get(ProcessDefinition, instance.definition_id)
+        binding = self.bindings.get(definition.key, _UnboundProcess())
+        operation = InstanceOperation(self, session, instance, definition, binding.context(session, instance))
+        with self._live_lock:
+            cached = self._live.pop(instance.id, None)
+        if cached is not None and cached[0] == instance.version:
+            workflow = cached[1]
+            workflow.script_engine = operation.script_engine
+        else:
+            workflow = spiff.load_state(instance.state, operation.model, operation.script_engine)
+        operation.workflow = workflow
+        return operation
+
+    def _remember(self, session: Session, instance_id: int, version: int, workflow: Any) -> None:
+        session.info["engine_pending_live"][instance_id] = (version, workflow)
+
+    def forget_live_workflows(self) -> None:
+        with self._live_lock:
+            self._live.clear()
+
+
+@dataclass
+class InstanceOperation:
+    """One step on one instance, inside the caller's transaction."""
+
+    engine: Engine
+    session: Session
+    instance: ProcessInstance
+    definition: ProcessDefinition
+    context: InstanceContext
+    workflow: Any = None
+    # Deadlines computed during this operation: due ISO string -> provisional.
+    provisional_dues: dict[str, bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.model = self.engine.specs.get(self.definition)
+        self.binding = binding = self.engine.bindings.get(self.definition.key, _UnboundProcess())
+        calendar = self.engine.calendars.get(self.session)
+
+        def add_working_days(start: str | datetime, working_days: int) -> str:
+            deadline = calendar.add_working_days(parse_instant(start), int(working_days))
+            due = deadline.due.isoformat()
+            self.provisional_dues[due] = deadline.provisional
+            return due
+
+        self.calendar = calendar
+        self.script_engine = spiff.EngineScriptEngine(
+            {"add_working_days": add_working_days},
+            self.engine.clock,
+            binding.services(self),
+            self.engine.script_line_budget,
+        )
+
+    @property
+    def now(self) -> datetime:
+        return self.engine.clock.now()
+
+    def fire_due_timers(self) -> None:
+        """Catch up on every timer due by the engine's clock before acting."""
+        spiff.run_due_timers(self.workflow)
+
+    def ready_task(self, bpmn_id: str) -> Any | None:
+        for task in spiff.ready_user_tasks(self.workflow):
+            if task.task_spec.bpmn_id == bpmn_id:
+                return task
+        return None
+
+    def complete(self, task: Any, data: dict[str, Any]) -> None:
+        spiff.complete_user_task(self.workflow, task, data)
+
+    def send_message(self, name: str, payload: Any = None) -> bool:
+        return spiff.send_message(self.workflow, name, payload)
+
+    def recompute_timers(self) -> int:
+        """Re-evaluate every waiting timer (the calendar changed); return how many moved."""
+        moved = 0
+        for task, due in spiff.waiting_timers(self.workflow):
+            if spiff.reset_timer(task) != due:
+                moved += 1
+        return moved
+
+    def save(self, actor: str) -> None:
+        """Write the state back (optimistic lock) and update the projections."""
+        workflow = self.workflow
+        self.instance.state = spiff.dump_state(workflow)
+        self.instance.status = "completed" if workflow.completed else "running"
+        self.instance.end_event = spiff.end_event_id(workflow)
+        self.instance.updated_at = self.now
+        sync_projections(self, actor)
+        try:
+            self.session.flush()
+        except StaleDataError:
+            raise ConcurrencyConflict(
+                "The application was changed by someone else at the same time; reload and try again",
+                instance_id=self.instance.id,
+            ) from None
+        self.binding.after_save(self)
+        self.engine._remember(self.session, self.instance.id, self.instance.version, workflow)
+
+
+def for_each_instance(engine: Engine, instance_ids: list[int],
+                      step: Callable[[InstanceOperation], None], actor: str) -> None:
+    """Run `step` on each instance in its own transaction (used by maintenance jobs)."""
+    for instance_id in instance_ids:
+        with engine.transaction() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None or instance.status != "running":
+                continue
+            operation = engine.open(session, instance)
+            step(operation)
+            operation.save(actor)
+
+
+def running_instance_ids(session: Session) -> list[int]:
+    return list(session.scalars(sa.select(ProcessInstance.id).where(ProcessInstance.status == "running")))

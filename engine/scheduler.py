@@ -1,0 +1,41 @@
+"""APScheduler wiring: the scheduler only wakes the sweep up; the database decides what fires."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.base import BaseScheduler
+
+from engine.runtime import Engine
+from engine.timers import sweep_due_timers
+
+log = logging.getLogger(__name__)
+
+
+def _sweep_job(engine: Engine, batch_size: int) -> None:
+    result = sweep_due_timers(engine, batch_size)
+    if result.claimed:
+        log.info("Fired %s timers on %s instances (%s failed)", result.claimed, result.instances, result.failed)
+
+
+def configure(scheduler: BaseScheduler, engine: Engine, interval_seconds: int, batch_size: int) -> BaseScheduler:
+    scheduler.add_job(
+        _sweep_job, "interval", seconds=interval_seconds, args=(engine, batch_size),
+        id="timer_sweep", max_instances=1, coalesce=True, replace_existing=True,
+    )
+    return scheduler
+
+
+def start_background(engine: Engine, interval_seconds: int, batch_size: int) -> BackgroundScheduler:
+    """Run the sweep in a thread of this process (the embedded default)."""
+    scheduler = configure(BackgroundScheduler(daemon=True), engine, interval_seconds, batch_size)
+    scheduler.start()
+    return scheduler
+
+
+def run_blocking(engine: Engine, interval_seconds: int, batch_size: int) -> None:
+    """Run the sweep as the whole process (`flask worker`); several may run at once."""
+    scheduler = configure(BlockingScheduler(), engine, interval_seconds, batch_size)
+    scheduler.start()

@@ -1,0 +1,306 @@
+"""Everything that touches SpiffWorkflow: parsing, the script engine, timers and serializing.
+
+Nothing outside engine/ sees a SpiffWorkflow object. Specs are parsed once per model hash and
+shared; an instance's state is serialized without its spec (the spec is referenced by the
+definition it started on), which halves the cost of every step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from threading import Lock
+from typing import Any
+from uuid import UUID
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from engine.clock import Clock
+from engine.errors import EngineError, ModelError
+from engine.sandbox import RestrictedEnvironment
+
+Workflow = BpmnWorkflow
+SpiffTask = Any
+
+# A hardened parser: no DTDs, no entity expansion, no network (XXE and billion laughs).
+_SAFE_XML_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+)
+
+
+def parse_xml_safely(xml: str | bytes) -> Any:
+    """Parse XML refusing DOCTYPEs and entities; raise ModelError with the line on bad input."""
+    data = xml.encode("utf-8") if isinstance(xml, str) else xml
+    try:
+        root = etree.fromstring(data, _SAFE_XML_PARSER)
+    except etree.XMLSyntaxError as err:
+        raise ModelError(f"The file is not well-formed XML: {err.msg} (line {err.lineno})") from None
+    if root.getroottree().docinfo.doctype:
+        raise ModelError("DOCTYPE declarations are not allowed in BPMN files")
+    return root
+
+
+@dataclass(frozen=True)
+class ParsedModel:
+    """A parsed, validated process: its spec and the specs of its subprocesses."""
+
+    process_id: str
+    name: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+def parse_model(xml: str, process_id: str | None = None) -> ParsedModel:
+    """Validate a BPMN document and build the spec of `process_id` (or its only executable process)."""
+    root = parse_xml_safely(xml)
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    try:
+        parser.add_bpmn_xml(root, filename="model.bpmn")
+        ids = parser.get_process_ids()
+        if process_id is None:
+            executable = [pid for pid in ids if parser.get_process_parser(pid).process_executable]
+            if len(executable) != 1:
+                raise ModelError(f"Expected exactly one executable process, found {len(executable)}")
+            process_id = executable[0]
+        if process_id not in ids:
+            raise ModelError(f"The file has no process with id {process_id!r}")
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ValidationException as err:
+        line = getattr(err, "line_number", None)
+        where = f" (line {line})" if line else ""
+        raise ModelError(f"The model is not valid BPMN: {err}{where}") from None
+    for each in [spec, *subprocess_specs.values()]:
+        _use_engine_clock_for_timers(each)
+    name = parser.get_process_parser(process_id).node.get("name") or process_id
+    return ParsedModel(process_id, name, spec, subprocess_specs)
+
+
+class ClockedTimeDateEventDefinition(TimeDateEventDefinition):
+    """A timeDate timer that compares with the engine's clock instead of the system clock."""
+
+    def has_fired(self, my_task: SpiffTask) -> bool:
+        value = my_task._get_internal_data("event_value")
+        if value is None:
+            value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            my_task._set_internal_data(event_value=value)
+        if TimerEventDefinition.parse_time_or_duration(value) <= my_task.workflow.script_engine.now():
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+class ClockedDurationTimerEventDefinition(DurationTimerEventDefinition):
+    """A timeDuration timer counted on the engine's clock."""
+
+    def has_fired(self, my_task: SpiffTask) -> bool:
+        value = my_task._get_internal_data("event_value")
+        now = my_task.workflow.script_engine.now()
+        if value is None:
+            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            duration = TimerEventDefinition.parse_iso_duration(expression)
+            value = (now + TimerEventDefinition.get_timedelta_from_start(duration, now)).isoformat()
+            my_task._set_internal_data(event_value=value)
+        if TimerEventDefinition.get_datetime(value) <= now:
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+_CLOCKED = {
+    TimeDateEventDefinition: ClockedTimeDateEventDefinition,
+    DurationTimerEventDefinition: ClockedDurationTimerEventDefinition,
+}
+
+
+def _use_engine_clock_for_timers(spec: Any) -> None:
+    for task_spec in spec.task_specs.values():
+        definition = getattr(task_spec, "event_definition", None)
+        clocked = _CLOCKED.get(type(definition))
+        if clocked is not None:
+            task_spec.event_definition = clocked(
+                definition.name, definition.expression, description=definition.description
+            )
+
+
+ServiceHandler = Callable[[SpiffTask, dict[str, Any]], Any]
+
+
+class EngineScriptEngine(PythonScriptEngine):
+    """Runs scripts in the sandbox, tells timers the time, dispatches service tasks."""
+
+    def __init__(
+        self,
+        helpers: Mapping[str, Callable[..., Any]],
+        clock: Clock,
+        services: Mapping[str, ServiceHandler],
+        line_budget: int = 10_000,
+    ) -> None:
+        super().__init__(environment=RestrictedEnvironment(helpers, line_budget))
+        self.clock = clock
+        self.services = services
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def evaluate(self, task: SpiffTask, expression: str, external_context: Any = None) -> Any:
+        try:
+            return super().evaluate(task, expression, external_context)
+        except SpiffWorkflowException as err:
+            cause = err.__cause__ if isinstance(err.__cause__, EngineError) else None
+            raise cause or ModelError(f"Expression {expression!r} failed: {err}") from None
+
+    def execute(self, task: SpiffTask, script: str, external_context: Any = None) -> Any:
+        try:
+            return super().execute(task, script, external_context)
+        except SpiffWorkflowException as err:
+            inner = getattr(err, "exception", None) or err.__cause__
+            if isinstance(inner, EngineError):
+                raise inner from None
+            raise ModelError(f"Script in {task.task_spec.bpmn_id} failed: {err}") from None
+
+    def call_service(self, task: SpiffTask, operation_name: str = "", operation_params: Any = None,
+                     **kwargs: Any) -> str:
+        # Spiff's own call_service has a broken error path; ours names the missing operator.
+        handler = self.services.get(operation_name)
+        if handler is None:
+            raise ModelError(f"Unknown service operator {operation_name!r} in {task.task_spec.bpmn_id}")
+        params = {name: param["value"] for name, param in (operation_params or {}).items()}
+        return json.dumps(handler(task, params))
+
+
+class _SpecByReferenceConverter(BpmnWorkflowConverter):
+    """Serializes a workflow without its spec; the spec is passed back in on restore."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any], model: ParsedModel | None = None) -> BpmnWorkflow:
+        if model is None:
+            raise ModelError("A spec is needed to restore a workflow")
+        workflow = self.target_class(model.spec, model.subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _build_serializer() -> BpmnWorkflowSerializer:
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _SpecByReferenceConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+_serializer = _build_serializer()
+_serializer_lock = Lock()
+
+
+def dump_state(workflow: BpmnWorkflow) -> str:
+    """Serialize a workflow's state (without the spec) to JSON."""
+    # The registry flips a mode flag while encoding, so one dump at a time per process.
+    with _serializer_lock:
+        return _serializer.serialize_json(workflow)
+
+
+def load_state(state: str, model: ParsedModel, script_engine: EngineScriptEngine) -> BpmnWorkflow:
+    """Restore a workflow from `dump_state` output and attach the script engine."""
+    dct = json.loads(state)
+    _serializer.migrate(dct)
+    workflow = _serializer.registry.restore(dct, model=model)
+    workflow.script_engine = script_engine
+    return workflow
+
+
+def new_workflow(model: ParsedModel, script_engine: EngineScriptEngine, data: dict[str, Any]) -> BpmnWorkflow:
+    """Start a workflow with initial data and run it to its first wait state."""
+    workflow = BpmnWorkflow(model.spec, model.subprocess_specs, script_engine=script_engine)
+    workflow.task_tree.data.update(data)
+    start = workflow.get_tasks(state=TaskState.READY)
+    for task in start:
+        task.data.update(data)
+    workflow.do_engine_steps()
+    return workflow
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list[SpiffTask]:
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[SpiffTask, datetime]]:
+    """Every waiting timer with its due instant (evaluating the expression if not yet done)."""
+    found = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition):
+            continue
+        value = task._get_internal_data("event_value")
+        if value is None:
+            definition.has_fired(task)
+            value = task._get_internal_data("event_value")
+        due = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+        if due is not None:
+            found.append((task, due.astimezone(timezone.utc)))
+    return found
+
+
+def reset_timer(task: SpiffTask) -> datetime:
+    """Re-evaluate a waiting timer's expression (after the calendar changed); return the new due."""
+    task.internal_data.pop("event_value", None)
+    task.internal_data.pop("event_fired", None)
+    task.task_spec.event_definition.has_fired(task)
+    return TimerEventDefinition.get_datetime(task._get_internal_data("event_value"))
+
+
+def run_due_timers(workflow: BpmnWorkflow) -> None:
+    workflow.refresh_timers()
+    workflow.do_engine_steps()
+
+
+def complete_user_task(workflow: BpmnWorkflow, task: SpiffTask, data: dict[str, Any]) -> None:
+    task.set_data(**data)
+    task.run()
+    workflow.do_engine_steps()
+
+
+def send_message(workflow: BpmnWorkflow, name: str, payload: Any = None) -> bool:
+    """Deliver a message; return False if nothing in the workflow waits for it."""
+    caught = workflow.event_manager.catch(BpmnEvent(MessageEventDefinition(name), payload), internal=False)
+    workflow.do_engine_steps()
+    return bool(caught)
+
+
+def task_properties(task: SpiffTask) -> dict[str, str]:
+    return dict(getattr(task.task_spec, "extensions", {}).get("properties", {}))
+
+
+def end_event_id(workflow: BpmnWorkflow) -> str | None:
+    """The BPMN id of the end event the top-level process finished on, if it finished."""
+    if not workflow.completed:
+        return None
+    ends = [
+        t for t in workflow.get_tasks(state=TaskState.COMPLETED)
+        if t.task_spec.__class__.__name__ == "EndEvent" and t.workflow is workflow
+    ]
+    ends.sort(key=lambda t: t.last_state_change)
+    return ends[-1].task_spec.bpmn_id if ends else None

@@ -1,0 +1,142 @@
+"""Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL via DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from engine.bootstrap import build_engine, prepare
+from engine.clock import ControlledClock
+from engine.database import create_db_engine
+from engine.loans import services
+from engine.loans.actors import ENTERPRISE, OFFICER, Actor
+from engine.models import Base, Enterprise, Institution, LoanProduct
+from engine.runtime import Engine
+
+POSTGRES_URL = os.environ.get("DATABASE_URL", "")
+ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
+CST = datetime.fromisoformat("2026-01-01T00:00:00+08:00").tzinfo
+
+
+def cst(text: str) -> datetime:
+    """An instant written in Beijing time, e.g. cst('2026-09-30 10:00')."""
+    return datetime.fromisoformat(text).replace(tzinfo=CST)
+
+
+@pytest.fixture(scope="session")
+def _postgres_schema() -> str | None:
+    if not ON_POSTGRES:
+        return None
+    db = create_db_engine(POSTGRES_URL)
+    with db.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    from engine.migrate import upgrade
+
+    upgrade(POSTGRES_URL)
+    db.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def database_url(tmp_path, _postgres_schema) -> str:
+    if _postgres_schema:
+        db = create_db_engine(_postgres_schema)
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with db.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        db.dispose()
+        return _postgres_schema
+    url = f"sqlite:///{tmp_path / 'test.db'}"
+    db = create_db_engine(url)
+    Base.metadata.create_all(db)
+    db.dispose()
+    return url
+
+
+@pytest.fixture
+def clock() -> ControlledClock:
+    return ControlledClock(cst("2026-09-30 10:00"))
+
+
+@pytest.fixture
+def engine(database_url, clock) -> Engine:
+    engine = build_engine(database_url, clock)
+    prepare(engine)
+    yield engine
+    engine.session_factory.kw["bind"].dispose()
+
+
+@dataclass
+class Parties:
+    enterprise: Actor
+    other_enterprise: Actor
+    officer_a: Actor
+    officer_b: Actor
+    bank_a_id: int
+    bank_b_id: int
+    product_a_id: int
+    product_b_id: int
+
+
+@pytest.fixture
+def parties(engine) -> Parties:
+    with engine.transaction() as session:
+        bank_a, bank_b = Institution(code="A", name="Bank A"), Institution(code="B", name="Bank B")
+        ent, other = (Enterprise(name="Ent", credit_code="91430100MA4L000001"),
+                      Enterprise(name="Other", credit_code="91430100MA4L000002"))
+        session.add_all([bank_a, bank_b, ent, other])
+        session.flush()
+        product_a = LoanProduct(institution_id=bank_a.id, code="PA", name="Product A")
+        product_b = LoanProduct(institution_id=bank_b.id, code="PB", name="Product B")
+        session.add_all([product_a, product_b])
+        session.flush()
+        return Parties(
+            enterprise=Actor("ent-user", ENTERPRISE, enterprise_id=ent.id),
+            other_enterprise=Actor("other-user", ENTERPRISE, enterprise_id=other.id),
+            officer_a=Actor("officer-a", OFFICER, institution_id=bank_a.id),
+            officer_b=Actor("officer-b", OFFICER, institution_id=bank_b.id),
+            bank_a_id=bank_a.id, bank_b_id=bank_b.id, product_a_id=product_a.id, product_b_id=product_b.id,
+        )
+
+
+def application_input(parties: Parties, now: datetime, **overrides) -> dict:
+    data = {
+        "institution_id": parties.bank_a_id, "product_id": parties.product_a_id, "amount": "500000.00",
+        "term_months": 12, "purpose": "Working capital",
+        "authorization": {
+            "scope": "Enterprise credit report, this application only", "granted_by": "ent-user",
+            "granted_at": now.isoformat(), "expires_at": (now + timedelta(days=90)).isoformat(),
+        },
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def submit(engine, parties, clock):
+    """Submit an application to bank A now; return its id."""
+    def _submit(**overrides) -> int:
+        return services.submit(engine, parties.enterprise, application_input(parties, clock.now(), **overrides)).id
+    return _submit
+
+
+APPROVAL = {"amount": Decimal("400000.00"), "annual_rate": Decimal("3.85"), "term_months": 12}
+
+
+def rows(engine: Engine, query) -> list:
+    with engine.transaction() as session:
+        return list(session.execute(query).all())
+
+
+def scalar(engine: Engine, query):
+    with engine.transaction() as session:
+        return session.scalar(query)
+
+
+__all__ = ["APPROVAL", "application_input", "cst", "rows", "scalar", "sa"]

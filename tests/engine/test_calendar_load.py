@@ -1,0 +1,90 @@
+"""Loading next year's official schedule recomputes provisional deadlines of running instances."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from engine.calendar_service import load_official_schedule
+from engine.loans import services
+from engine.models import AuditEvent, CalendarYear, LoanApplication, TaskRow, TimerRow
+from engine.timers import sweep_due_timers
+from engine.working_days import CalendarError
+from tests.conftest import cst, rows, scalar
+
+# A plausible 2027 schedule: New Year's Day on Friday 1/1, no make-up day; Spring Festival 2/6-2/14.
+SCHEDULE_2027 = """date,kind,name
+2027-01-01,holiday,元旦
+2027-02-08,holiday,春节
+2027-02-09,holiday,春节
+2027-02-10,holiday,春节
+2027-02-11,holiday,春节
+2027-02-12,holiday,春节
+2027-02-20,workday,春节
+"""
+
+
+def _application(engine, application_id):
+    with engine.transaction() as session:
+        return session.get(LoanApplication, application_id)
+
+
+def test_deadline_across_the_year_end_is_provisional(engine, submit, clock):
+    clock.set(cst("2026-12-29 15:00"))
+    application_id = submit()  # 12/30, 12/31, then 2027-01-01 counted as a weekday
+    app = _application(engine, application_id)
+    assert app.accept_due.isoformat() == "2027-01-01T16:00:00+00:00"
+    assert app.accept_due_provisional is True
+    provisional = rows(engine, sa.select(TimerRow.bpmn_id).where(TimerRow.provisional.is_(True)))
+    assert sorted(r.bpmn_id for r in provisional) == ["Accept_Deadline"]  # the reminder falls on 12/31
+    assert scalar(engine, sa.select(TaskRow.due_provisional)) is True
+
+
+def test_loading_the_official_schedule_moves_provisional_deadlines(engine, submit, clock):
+    clock.set(cst("2026-12-29 15:00"))
+    late_december = submit()
+    clock.set(cst("2026-12-21 09:00"))
+    settled_year = submit()  # 12/22, 12/23, 12/24: unaffected
+    before = _application(engine, settled_year).accept_due
+
+    result = load_official_schedule(engine, SCHEDULE_2027, "2027.csv", "admin")
+
+    assert (result.year, result.rules, result.instances_recomputed, result.timers_moved) == (2027, 7, 1, 1)
+    app = _application(engine, late_december)
+    # 1/1 is now a holiday and 1/2-1/3 a weekend: 12/30, 12/31, 1/4 -> 2027-01-04 24:00 CST.
+    assert app.accept_due.isoformat() == "2027-01-04T16:00:00+00:00"
+    assert app.accept_due_provisional is False
+    assert scalar(engine, sa.select(sa.func.count()).select_from(TimerRow).where(
+        TimerRow.provisional.is_(True))) == 0
+    task_due = scalar(engine, sa.select(TaskRow.due_at).where(TaskRow.application_id == late_december))
+    assert task_due == app.accept_due
+    assert _application(engine, settled_year).accept_due == before
+    assert scalar(engine, sa.select(CalendarYear.source).where(CalendarYear.year == 2027)) == "2027.csv"
+    assert scalar(engine, sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "deadlines_recomputed")) == 1
+
+
+def test_recomputed_timer_fires_at_its_new_time(engine, parties, submit, clock):
+    clock.set(cst("2026-12-29 15:00"))
+    application_id = submit()
+    load_official_schedule(engine, SCHEDULE_2027, "2027.csv", "admin")
+    clock.set(cst("2027-01-02 00:30"))  # after the provisional deadline, before the official one
+    sweep_due_timers(engine)
+    assert rows(engine, sa.select(TimerRow.bpmn_id).where(TimerRow.state == "fired")) != []
+    assert _application(engine, application_id).status == "submitted"
+    from engine.models import SlaBreach
+    assert scalar(engine, sa.select(sa.func.count()).select_from(SlaBreach)) == 0
+    clock.set(cst("2027-01-05 00:00"))
+    sweep_due_timers(engine)
+    assert scalar(engine, sa.select(sa.func.count()).select_from(SlaBreach)) == 1
+    services.accept(engine, parties.officer_a, application_id)
+
+
+def test_a_malformed_schedule_changes_nothing(engine, submit, clock):
+    clock.set(cst("2026-12-29 15:00"))
+    submit()
+    with pytest.raises(CalendarError):
+        load_official_schedule(engine, "date,kind,name\n2027-01-01,party,元旦\n", "bad.csv", "admin")
+    assert scalar(engine, sa.select(CalendarYear).where(CalendarYear.year == 2027)) is None
+    assert scalar(engine, sa.select(sa.func.count()).select_from(TimerRow).where(
+        TimerRow.provisional.is_(True))) == 1

@@ -1,0 +1,49 @@
+"""The Flask application factory. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+from config import Config, config_for
+from engine.bootstrap import build_engine
+from engine.runtime import Engine
+
+
+def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None = None) -> Flask:
+    """Create and configure the app; `engine` lets tests share a controlled-clock engine."""
+    app = Flask(__name__, instance_relative_config=True)
+    config_class: type[Config] = config_for("testing" if test_config and test_config.get("TESTING") else None)
+    config_class.validate()
+    app.config.from_object(config_class)
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = f"sqlite:///{os.path.join(app.instance_path, 'loans.db')}"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    app.extensions["engine"] = engine or build_engine(
+        app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"]
+    )
+
+    from web import cli, i18n, views
+
+    i18n.init_app(app)
+    views.init_app(app)
+    cli.init_app(app)
+
+    if app.config["SCHEDULER_ENABLED"]:
+        from engine.scheduler import start_background
+
+        app.extensions["scheduler"] = start_background(
+            app.extensions["engine"], app.config["SCHEDULER_SWEEP_SECONDS"], app.config["TIMER_BATCH_SIZE"]
+        )
+    return app
+
+
+def get_engine(app: Flask) -> Engine:
+    return app.extensions["engine"]

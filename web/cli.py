@@ -1,0 +1,115 @@
+"""Command-line entry points: `flask --app web <command>`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from engine import calendar_service
+from engine.bootstrap import prepare
+from engine.demo import load_demo_data
+from engine.migrate import upgrade
+from engine.runtime import Engine
+from engine.timers import sweep_due_timers
+from engine.working_days import SHANGHAI, CalendarError
+
+
+def _engine() -> Engine:
+    return current_app.extensions["engine"]
+
+
+def _ready() -> Engine:
+    """Migrate the schema and seed calendar and models (idempotent and quick)."""
+    upgrade(current_app.config["DATABASE_URL"])
+    engine = _engine()
+    prepare(engine)
+    return engine
+
+
+@click.command("init-db")
+@click.option("--demo/--no-demo", default=None, help="Load demo data (default: LOAD_DEMO_DATA).")
+def init_db(demo: bool | None) -> None:
+    """Create or upgrade the database, seed the calendar, deploy the shipped models."""
+    engine = _ready()
+    if demo if demo is not None else current_app.config["LOAD_DEMO_DATA"]:
+        loaded = load_demo_data(engine)
+        click.echo("Demo data loaded." if loaded else "Demo data already present.")
+    click.echo(f"Database ready: {current_app.config['DATABASE_URL']}")
+
+
+@click.command("deadline")
+@click.option("--from", "start", required=True, help="Start instant, ISO-8601 with offset.")
+@click.option("--working-days", required=True, type=click.IntRange(min=0))
+def deadline(start: str, working_days: int) -> None:
+    """Print the deadline N working days after an instant (Civil Code counting)."""
+    try:
+        instant = datetime.fromisoformat(start)
+    except ValueError:
+        raise click.BadParameter(f"{start!r} is not an ISO-8601 instant", param_hint="--from") from None
+    if instant.tzinfo is None:
+        raise click.BadParameter("give an offset, e.g. 2026-09-30T10:00:00+08:00", param_hint="--from")
+    engine = _ready()
+    with engine.transaction() as session:
+        calendar = engine.calendars.get(session)
+    result = calendar.add_working_days(instant, working_days)
+    click.echo(result.due.isoformat())
+    last_day = (result.due.astimezone(SHANGHAI) - timedelta(days=1)).date()
+    click.echo(f"= {last_day.isoformat()} 24:00 Asia/Shanghai")
+    if result.provisional:
+        click.echo("PROVISIONAL: the period runs into a year without an official holiday schedule; "
+                   "it will be recomputed when that schedule is loaded.")
+
+
+@click.group("calendar")
+def calendar_group() -> None:
+    """The working-day calendar."""
+
+
+@calendar_group.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by", "actor", default="admin", show_default=True, help="Who loads it (for the audit trail).")
+def calendar_load(file: Path, actor: str) -> None:
+    """Load a year's official schedule (CSV: date,kind,name) and recompute provisional deadlines."""
+    engine = _ready()
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise click.ClickException("The file is not UTF-8 text.") from None
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"  recomputed {done}/{total} instances", err=True)
+
+    try:
+        result = calendar_service.load_official_schedule(engine, text, file.name, actor, progress)
+    except CalendarError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"Loaded {result.rules} days for {result.year}; recomputed {result.instances_recomputed} "
+               f"instances, {result.timers_moved} timers moved.")
+
+
+@click.command("sweep")
+def sweep() -> None:
+    """Fire every due timer once, now."""
+    result = sweep_due_timers(_ready(), current_app.config["TIMER_BATCH_SIZE"])
+    click.echo(f"Fired timers: {result.claimed} on {result.instances} instances; failed: {result.failed}")
+
+
+@click.command("worker")
+def worker() -> None:
+    """Run the timer sweep as this process's only job (any number may run)."""
+    from engine.scheduler import run_blocking
+
+    engine = _ready()
+    click.echo(f"Worker sweeping every {current_app.config['SCHEDULER_SWEEP_SECONDS']} s; Ctrl-C stops it.")
+    try:
+        run_blocking(engine, current_app.config["SCHEDULER_SWEEP_SECONDS"], current_app.config["TIMER_BATCH_SIZE"])
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("Worker stopped.")
+
+
+def init_app(app: Flask) -> None:
+    for command in (init_db, deadline, calendar_group, sweep, worker):
+        app.cli.add_command(command)
