@@ -15,7 +15,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from engine.timers import sweep_due_timers
 from engine.working_days import WorkingDayCalendar, chinese_calendar_rules
 
 ROOT = Path(__file__).resolve().parent.parent
-START = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 CST
+START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 CST
 APPROVAL = {"amount": Decimal("100000.00"), "annual_rate": Decimal("3.85"), "term_months": 12}
 
 
@@ -169,7 +169,7 @@ def _write_benchmarks(figures: dict[str, str], command: str, detail: str) -> Non
     path = ROOT / "BENCHMARKS.md"
     machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}"
     section = [
-        f"## Engine core ({datetime.now(timezone.utc):%Y-%m-%d})",
+        f"## Engine core ({datetime.now(UTC):%Y-%m-%d})",
         "",
         f"Command: `{command}`  ",
         f"Machine: {machine}  ",

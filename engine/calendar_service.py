@@ -13,6 +13,7 @@ from engine.models import ProcessInstance, TimerRow
 from engine.runtime import Engine, running_instance_ids
 from engine.working_days import parse_schedule_csv
 
+
 @dataclass
 class ScheduleLoad:
     year: int

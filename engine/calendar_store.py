@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from threading import Lock
 
 import sqlalchemy as sa
@@ -31,7 +32,7 @@ def store_official_year(
 ) -> None:
     """Replace one year's rules with its official schedule and mark the year official."""
     session.execute(
-        sa.delete(CalendarDay).where(CalendarDay.day.between(f"{year}-01-01", f"{year}-12-31"))
+        sa.delete(CalendarDay).where(CalendarDay.day.between(date(year, 1, 1), date(year, 12, 31)))
     )
     session.add_all(CalendarDay(day=r.day, kind=r.kind, name=r.name) for r in rules)
     existing = session.get(CalendarYear, year)

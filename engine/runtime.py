@@ -198,12 +198,13 @@ class InstanceOperation:
         self.instance.end_event = spiff.end_event_id(workflow)
         self.instance.updated_at = self.now
         sync_projections(self, actor)
+        instance_id = self.instance.id  # read now: a failed flush expires the object
         try:
             self.session.flush()
         except StaleDataError:
             raise ConcurrencyConflict(
                 "The application was changed by someone else at the same time; reload and try again",
-                instance_id=self.instance.id,
+                instance_id=instance_id,
             ) from None
         self.binding.after_save(self)
         self.engine._remember(self.session, self.instance.id, self.instance.version, workflow)

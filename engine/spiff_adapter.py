@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from threading import Lock
 from typing import Any
 from uuid import UUID
@@ -260,7 +260,7 @@ def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[SpiffTask, datetime]]:
             value = task._get_internal_data("event_value")
         due = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
         if due is not None:
-            found.append((task, due.astimezone(timezone.utc)))
+            found.append((task, due.astimezone(UTC)))
     return found
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 
 from engine import calendar_service
 from engine.bootstrap import prepare
@@ -30,6 +31,7 @@ def _ready() -> Engine:
 
 
 @click.command("init-db")
+@with_appcontext
 @click.option("--demo/--no-demo", default=None, help="Load demo data (default: LOAD_DEMO_DATA).")
 def init_db(demo: bool | None) -> None:
     """Create or upgrade the database, seed the calendar, deploy the shipped models."""
@@ -41,6 +43,7 @@ def init_db(demo: bool | None) -> None:
 
 
 @click.command("deadline")
+@with_appcontext
 @click.option("--from", "start", required=True, help="Start instant, ISO-8601 with offset.")
 @click.option("--working-days", required=True, type=click.IntRange(min=0))
 def deadline(start: str, working_days: int) -> None:
@@ -63,7 +66,7 @@ def deadline(start: str, working_days: int) -> None:
                    "it will be recomputed when that schedule is loaded.")
 
 
-@click.group("calendar")
+@click.group("calendar", cls=AppGroup)
 def calendar_group() -> None:
     """The working-day calendar."""
 
@@ -91,6 +94,7 @@ def calendar_load(file: Path, actor: str) -> None:
 
 
 @click.command("sweep")
+@with_appcontext
 def sweep() -> None:
     """Fire every due timer once, now."""
     result = sweep_due_timers(_ready(), current_app.config["TIMER_BATCH_SIZE"])
@@ -98,6 +102,7 @@ def sweep() -> None:
 
 
 @click.command("worker")
+@with_appcontext
 def worker() -> None:
     """Run the timer sweep as this process's only job (any number may run)."""
     from engine.scheduler import run_blocking

@@ -45,7 +45,10 @@ def test_two_completions_of_the_same_task_at_once_one_wins(engine, parties, subm
         version_before = scalar(engine, sa.select(ProcessInstance.version).join(
             LoanApplication, LoanApplication.instance_id == ProcessInstance.id
         ).where(LoanApplication.id == application_id))
-        outcomes = _race([lambda: services.accept(engine, parties.officer_a, application_id)] * 2)
+        def accept(application_id=application_id):
+            return services.accept(engine, parties.officer_a, application_id)
+
+        outcomes = _race([accept, accept])
         winners = [o for o in outcomes if not isinstance(o, Exception)]
         losers = [o for o in outcomes if isinstance(o, Exception)]
         assert len(winners) == 1 and len(losers) == 1, outcomes
@@ -67,7 +70,7 @@ def test_two_worker_processes_fire_each_due_timer_exactly_once(engine, submit, c
     workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for _ in range(2)]
     outputs = [worker.communicate(timeout=120) for worker in workers]
-    for worker, (out, err) in zip(workers, outputs, strict=True):
+    for worker, (_out, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
     claimed = [int(out.split()[0]) for out, _ in outputs]
     assert sum(claimed) == 2 * count  # a reminder and a deadline per application, none twice

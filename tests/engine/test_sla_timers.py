@@ -17,7 +17,8 @@ def between_steps(request, engine):
 
 
 def _breaches(engine):
-    return rows(engine, sa.select(SlaBreach).order_by(SlaBreach.id))
+    with engine.transaction() as session:
+        return list(session.scalars(sa.select(SlaBreach).order_by(SlaBreach.id)))
 
 
 def _topics(engine):
