@@ -6,9 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.models import AuditEvent, OutboxMessage
+
+_INSERT_AUDIT = sa.insert(AuditEvent.__table__)
+_INSERT_OUTBOX = sa.insert(OutboxMessage.__table__)
 
 
 def record_audit(
@@ -22,21 +26,18 @@ def record_audit(
     status_before: str | None = None,
     status_after: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> None:
     """Append one audit event; events are never updated or deleted."""
-    event = AuditEvent(
-        at=at, actor=actor, action=action, application_id=application_id, instance_id=instance_id,
-        status_before=status_before, status_after=status_after, detail=detail or {},
-    )
-    session.add(event)
-    return event
+    session.connection().execute(_INSERT_AUDIT, {
+        "at": at, "actor": actor, "action": action, "application_id": application_id,
+        "instance_id": instance_id, "status_before": status_before, "status_after": status_after,
+        "detail": detail or {},
+    })
 
 
-def enqueue(session: Session, at: datetime, topic: str, payload: dict[str, Any]) -> OutboxMessage:
+def enqueue(session: Session, at: datetime, topic: str, payload: dict[str, Any]) -> None:
     """Queue a message for delivery; it leaves only if the surrounding transaction commits."""
-    message = OutboxMessage(
-        created_at=at, topic=topic, idempotency_key=uuid.uuid4().hex, payload=payload,
-        status="pending", attempts=0, next_attempt_at=at,
-    )
-    session.add(message)
-    return message
+    session.connection().execute(_INSERT_OUTBOX, {
+        "created_at": at, "topic": topic, "idempotency_key": uuid.uuid4().hex, "payload": payload,
+        "status": "pending", "attempts": 0, "next_attempt_at": at, "delivered_at": None, "last_error": None,
+    })

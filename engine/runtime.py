@@ -25,7 +25,8 @@ from engine.database import transaction
 from engine.definitions import SpecCache
 from engine.errors import ConcurrencyConflict, ModelError
 from engine.models import ProcessDefinition, ProcessInstance
-from engine.projections import sync_projections
+from engine.projections import Snapshot, sync_projections
+from engine.working_days import WorkingDayCalendar
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ class Engine:
         self.specs = SpecCache()
         self.calendars = CalendarProvider()
         self.bindings: dict[str, ProcessBinding] = {}
-        self._live: dict[int, tuple[int, Any]] = {}
+        self._live: dict[int, tuple[int, Any, Snapshot]] = {}
+        self._definitions: dict[int, ProcessDefinition] = {}
         self._live_lock = Lock()
 
     @contextmanager
@@ -95,6 +97,15 @@ class Engine:
     def bind(self, key: str, binding: ProcessBinding) -> None:
         self.bindings[key] = binding
 
+    def definition(self, session: Session, definition_id: int) -> ProcessDefinition:
+        """A deployed definition (immutable, so cached by id)."""
+        definition = self._definitions.get(definition_id)
+        if definition is None:
+            definition = session.get(ProcessDefinition, definition_id)
+            session.expunge(definition)
+            self._definitions[definition_id] = definition
+        return definition
+
     def start(self, session: Session, definition: ProcessDefinition, business_key: str,
               data: dict[str, Any], context: InstanceContext) -> InstanceOperation:
         """Create an instance of `definition`, run it to its first wait state, flush it."""
@@ -105,25 +116,29 @@ class Engine:
         session.flush()
         operation = InstanceOperation(self, session, row, definition, context)
         operation.workflow = spiff.new_workflow(operation.model, operation.script_engine, data)
+        operation.snapshot = Snapshot.of(None)
         return operation
 
-    def open(self, session: Session, instance: ProcessInstance) -> InstanceOperation:
-        """Prepare an operation on an existing instance."""
-        definition = session.get(ProcessDefinition, instance.definition_id)
-        binding = self.bindings.get(definition.key, _UnboundProcess())
-        operation = InstanceOperation(self, session, instance, definition, binding.context(session, instance))
+    def open(self, session: Session, instance: ProcessInstance,
+             context: InstanceContext | None = None) -> InstanceOperation:
+        """Prepare an operation on an existing instance (`context` saves a lookup if known)."""
+        definition = self.definition(session, instance.definition_id)
+        if context is None:
+            context = self.bindings.get(definition.key, _UnboundProcess()).context(session, instance)
+        operation = InstanceOperation(self, session, instance, definition, context)
         with self._live_lock:
             cached = self._live.pop(instance.id, None)
         if cached is not None and cached[0] == instance.version:
-            workflow = cached[1]
-            workflow.script_engine = operation.script_engine
+            _, operation.workflow, operation.snapshot = cached
+            operation.workflow.script_engine = operation.script_engine
         else:
-            workflow = spiff.load_state(instance.state, operation.model, operation.script_engine)
-        operation.workflow = workflow
+            operation.workflow = spiff.load_state(instance.state, operation.model, operation.script_engine)
+            operation.snapshot = Snapshot.of(operation.workflow)
         return operation
 
-    def _remember(self, session: Session, instance_id: int, version: int, workflow: Any) -> None:
-        session.info["engine_pending_live"][instance_id] = (version, workflow)
+    def _remember(self, session: Session, operation: InstanceOperation) -> None:
+        pending = session.info["engine_pending_live"]
+        pending[operation.instance.id] = (operation.instance.version, operation.workflow, operation.snapshot)
 
     def forget_live_workflows(self) -> None:
         with self._live_lock:
@@ -140,27 +155,35 @@ class InstanceOperation:
     definition: ProcessDefinition
     context: InstanceContext
     workflow: Any = None
+    # What the projections say before this operation writes (ready tasks, waiting timers).
+    snapshot: Snapshot | None = None
     # Deadlines computed during this operation: due ISO string -> provisional.
     provisional_dues: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.model = self.engine.specs.get(self.definition)
         self.binding = binding = self.engine.bindings.get(self.definition.key, _UnboundProcess())
-        calendar = self.engine.calendars.get(self.session)
+        self._calendar: WorkingDayCalendar | None = None
 
         def add_working_days(start: str | datetime, working_days: int) -> str:
-            deadline = calendar.add_working_days(parse_instant(start), int(working_days))
+            deadline = self.calendar.add_working_days(parse_instant(start), int(working_days))
             due = deadline.due.isoformat()
             self.provisional_dues[due] = deadline.provisional
             return due
 
-        self.calendar = calendar
         self.script_engine = spiff.EngineScriptEngine(
             {"add_working_days": add_working_days},
             self.engine.clock,
             binding.services(self),
             self.engine.script_line_budget,
         )
+
+    @property
+    def calendar(self) -> WorkingDayCalendar:
+        """The working-day calendar, read only by operations that compute deadlines."""
+        if self._calendar is None:
+            self._calendar = self.engine.calendars.get(self.session)
+        return self._calendar
 
     @property
     def now(self) -> datetime:
@@ -197,7 +220,7 @@ class InstanceOperation:
         self.instance.status = "completed" if workflow.completed else "running"
         self.instance.end_event = spiff.end_event_id(workflow)
         self.instance.updated_at = self.now
-        sync_projections(self, actor)
+        self.snapshot = sync_projections(self, self.snapshot, actor)
         instance_id = self.instance.id  # read now: a failed flush expires the object
         try:
             self.session.flush()
@@ -207,7 +230,7 @@ class InstanceOperation:
                 instance_id=instance_id,
             ) from None
         self.binding.after_save(self)
-        self.engine._remember(self.session, self.instance.id, self.instance.version, workflow)
+        self.engine._remember(self.session, self)
 
 
 def for_each_instance(engine: Engine, instance_ids: list[int],

@@ -12,7 +12,7 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -98,7 +98,7 @@ class WorkingDayCalendar:
 
 def _end_of_day(day: date) -> datetime:
     """24:00 Shanghai of `day`, i.e. 00:00 of the next day, in UTC."""
-    return datetime.combine(day + timedelta(days=1), time(0), SHANGHAI).astimezone(timezone.utc)
+    return datetime.combine(day + timedelta(days=1), time(0), SHANGHAI).astimezone(UTC)
 
 
 def chinese_calendar_rules() -> tuple[list[DayRule], frozenset[int]]:

@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 from engine.journal import enqueue, record_audit
 from engine.models import LoanApplication, ProcessInstance, SlaBreach, TimerRow
 from engine.runtime import InstanceContext, InstanceOperation
-from engine.spiff_adapter import ServiceHandler, SpiffTask, TimerEventDefinition
+from engine.spiff_adapter import ServiceHandler, SpiffTask, TimerEventDefinition, task_properties
 
 TIMER_ACTOR = "system:timer"
+_BREACH = SlaBreach.__table__
+_TIMER = TimerRow.__table__
 
 
 def application_of(session: Session, instance_id: int) -> LoanApplication | None:
@@ -48,22 +50,20 @@ class LoanBinding:
         }
 
     def after_save(self, operation: InstanceOperation) -> None:
-        """Copy the current deadlines from the timer projection onto the application."""
-        application = _application(operation)
-        if application is None:
+        """Copy deadlines computed by this operation onto the application."""
+        computed = operation.provisional_dues
+        if not computed or operation.context.application_id is None:
             return
-        rows = operation.session.execute(
-            sa.select(TimerRow.sla_kind, TimerRow.due_at, TimerRow.provisional).where(
-                TimerRow.instance_id == operation.instance.id,
-                TimerRow.kind == "deadline",
-                TimerRow.state != "cancelled",
-            )
-        ).all()
-        for sla_kind, due_at, provisional in rows:
-            if sla_kind == "accept":
-                application.accept_due, application.accept_due_provisional = due_at, provisional
-            elif sla_kind == "decision":
-                application.decision_due, application.decision_due_provisional = due_at, provisional
+        application = _application(operation)
+        for task, due in operation.snapshot.timers.values():
+            properties = task_properties(task)
+            if properties.get("timerKind") != "deadline" or due.isoformat() not in computed:
+                continue
+            provisional = computed[due.isoformat()]
+            if properties.get("slaKind") == "accept":
+                application.accept_due, application.accept_due_provisional = due, provisional
+            elif properties.get("slaKind") == "decision":
+                application.decision_due, application.decision_due_provisional = due, provisional
 
 
 def _application(operation: InstanceOperation) -> LoanApplication | None:
@@ -77,33 +77,31 @@ def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str) -> d
     application = _application(operation)
     if application is None:
         return {"recorded": False}
-    session = operation.session
+    connection = operation.session.connection()
     timer_id, due = _fired_timer(task)
-    existing = session.scalars(
-        sa.select(SlaBreach).where(SlaBreach.application_id == application.id, SlaBreach.kind == kind)
+    already = connection.execute(
+        sa.select(_BREACH.c.id).where(_BREACH.c.application_id == application.id, _BREACH.c.kind == kind)
     ).first()
-    if existing is not None:
-        return {"recorded": False, "breach_id": existing.id}
-    provisional = session.scalar(
-        sa.select(TimerRow.provisional).where(
-            TimerRow.instance_id == operation.instance.id, TimerRow.spiff_task_id == timer_id
-        )
-    )
-    breach = SlaBreach(
-        institution_id=application.institution_id, application_id=application.id, kind=kind, due_at=due,
-        breached_at=operation.now, provisional=bool(provisional),
-    )
-    session.add(breach)
-    session.flush()
-    record_audit(session, operation.now, TIMER_ACTOR, "sla_breached", application_id=application.id,
+    if already is not None:
+        return {"recorded": False}
+    provisional = bool(connection.execute(
+        sa.select(_TIMER.c.provisional).where(
+            _TIMER.c.instance_id == operation.instance.id, _TIMER.c.spiff_task_id == timer_id)
+    ).scalar())
+    connection.execute(sa.insert(_BREACH), {
+        "institution_id": application.institution_id, "application_id": application.id, "kind": kind,
+        "due_at": due, "breached_at": operation.now, "provisional": provisional, "resolved_at": None,
+        "late_seconds": None, "late_working_days": None, "resolution": None,
+    })
+    record_audit(operation.session, operation.now, TIMER_ACTOR, "sla_breached", application_id=application.id,
                  instance_id=operation.instance.id, status_before=application.status,
                  status_after=application.status,
-                 detail={"kind": kind, "due_at": due.isoformat(), "provisional": bool(provisional)})
-    enqueue(session, operation.now, "sla.breached", {
+                 detail={"kind": kind, "due_at": due.isoformat(), "provisional": provisional})
+    enqueue(operation.session, operation.now, "sla.breached", {
         "application": application.reference, "institution_id": application.institution_id,
-        "kind": kind, "due_at": due.isoformat(), "provisional": bool(provisional),
+        "kind": kind, "due_at": due.isoformat(), "provisional": provisional,
     })
-    return {"recorded": True, "breach_id": breach.id}
+    return {"recorded": True}
 
 
 def send_reminder(operation: InstanceOperation, task: SpiffTask, kind: str) -> dict[str, Any]:

@@ -195,10 +195,15 @@ def _check_business_date(day: date, field: str, earliest: datetime | None, now: 
 
 
 def _open(engine: Engine, session: Session, application_id: int) -> tuple[LoanApplication, InstanceOperation]:
-    application = session.get(LoanApplication, application_id)
-    if application is None or application.instance_id is None:
+    found = session.execute(
+        sa.select(LoanApplication, ProcessInstance)
+        .join(ProcessInstance, ProcessInstance.id == LoanApplication.instance_id)
+        .where(LoanApplication.id == application_id)
+    ).first()
+    if found is None:
         raise NotFound(f"Application {application_id} doesn't exist.")
-    operation = engine.open(session, session.get(ProcessInstance, application.instance_id))
+    application, instance = found
+    operation = engine.open(session, instance, InstanceContext(application.id, application.institution_id))
     # Timers that came due before this step are fired first, so a late step is seen as late.
     operation.fire_due_timers()
     return application, operation
