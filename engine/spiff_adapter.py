@@ -27,15 +27,14 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import Clock
-from engine.errors import EngineError, ModelError
-from engine.sandbox import RestrictedEnvironment
+from engine.errors import EngineError, ModelError, ScriptSecurityError
+from engine.sandbox import RestrictedEnvironment, compile_expression, compile_script
 
 Workflow = BpmnWorkflow
 SpiffTask = Any
@@ -90,6 +89,7 @@ def parse_model(xml: str, process_id: str | None = None) -> ParsedModel:
         raise ModelError(f"The model is not valid BPMN: {err}{where}") from None
     for each in [spec, *subprocess_specs.values()]:
         _use_engine_clock_for_timers(each)
+        _compile_all_code(each)
     name = parser.get_process_parser(process_id).node.get("name") or process_id
     return ParsedModel(process_id, name, spec, subprocess_specs)
 
@@ -139,6 +139,33 @@ def _use_engine_clock_for_timers(spec: Any) -> None:
             )
 
 
+def _code_of(task_spec: Any) -> list[tuple[str, str]]:
+    """Every (kind, source) a task spec will run: scripts, conditions, timer and parameter expressions."""
+    found = []
+    if isinstance(getattr(task_spec, "script", None), str):
+        found.append(("script", task_spec.script))
+    for condition, _ in getattr(task_spec, "cond_task_specs", []) or []:
+        if condition is not None:
+            found.append(("expression", condition.args[0]))
+    expression = getattr(getattr(task_spec, "event_definition", None), "expression", None)
+    if isinstance(expression, str):
+        found.append(("expression", expression))
+    for param in (getattr(task_spec, "operation_params", None) or {}).values():
+        found.append(("expression", param["value"]))
+    return found
+
+
+def _compile_all_code(spec: Any) -> None:
+    """Refuse at deploy time what the sandbox would refuse at run time (and plain syntax errors)."""
+    for task_spec in spec.task_specs.values():
+        for kind, source in _code_of(task_spec):
+            try:
+                (compile_script if kind == "script" else compile_expression)(source)
+            except ScriptSecurityError as err:
+                where = getattr(task_spec, "bpmn_id", None) or task_spec.name
+                raise ModelError(f"{where}: {err}") from None
+
+
 ServiceHandler = Callable[[SpiffTask, dict[str, Any]], Any]
 
 
@@ -161,19 +188,20 @@ class EngineScriptEngine(PythonScriptEngine):
 
     def evaluate(self, task: SpiffTask, expression: str, external_context: Any = None) -> Any:
         try:
-            return super().evaluate(task, expression, external_context)
-        except SpiffWorkflowException as err:
-            cause = err.__cause__ if isinstance(err.__cause__, EngineError) else None
-            raise cause or ModelError(f"Expression {expression!r} failed: {err}") from None
+            return self.environment.evaluate(expression, task.data, external_context)
+        except EngineError:
+            raise
+        except Exception as err:  # noqa: BLE001 - any failure of model code becomes a named model error
+            raise ModelError(f"Expression {expression!r} in {task.task_spec.bpmn_id} failed: "
+                             f"{type(err).__name__}: {err}") from None
 
     def execute(self, task: SpiffTask, script: str, external_context: Any = None) -> Any:
         try:
-            return super().execute(task, script, external_context)
-        except SpiffWorkflowException as err:
-            inner = getattr(err, "exception", None) or err.__cause__
-            if isinstance(inner, EngineError):
-                raise inner from None
-            raise ModelError(f"Script in {task.task_spec.bpmn_id} failed: {err}") from None
+            return self.environment.execute(script, task.data, external_context or {})
+        except EngineError:
+            raise
+        except Exception as err:  # noqa: BLE001 - any failure of model code becomes a named model error
+            raise ModelError(f"Script in {task.task_spec.bpmn_id} failed: {type(err).__name__}: {err}") from None
 
     def call_service(self, task: SpiffTask, operation_name: str = "", operation_params: Any = None,
                      **kwargs: Any) -> str:

@@ -11,7 +11,9 @@ from flask.cli import AppGroup, with_appcontext
 
 from engine import calendar_service
 from engine.bootstrap import prepare
+from engine.definitions import deploy
 from engine.demo import load_demo_data
+from engine.errors import ModelError
 from engine.migrate import upgrade
 from engine.runtime import Engine
 from engine.timers import sweep_due_timers
@@ -93,6 +95,22 @@ def calendar_load(file: Path, actor: str) -> None:
                f"instances, {result.timers_moved} timers moved.")
 
 
+@click.command("deploy")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--by", "actor", default="author", show_default=True, help="Who deploys it (for the record).")
+def deploy_command(file: Path, actor: str) -> None:
+    """Deploy a BPMN file as the next version of its process; running instances keep theirs."""
+    engine = _ready()
+    try:
+        with engine.transaction() as session:
+            definition = deploy(session, file.read_text(encoding="utf-8"), actor, engine.clock)
+            key, version = definition.key, definition.version
+    except (ModelError, UnicodeDecodeError) as err:
+        raise click.ClickException(f"{file.name}: {err}") from None
+    click.echo(f"Deployed {key} version {version}.")
+
+
 @click.command("sweep")
 @with_appcontext
 def sweep() -> None:
@@ -116,5 +134,5 @@ def worker() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_db, deadline, calendar_group, sweep, worker):
+    for command in (init_db, deadline, calendar_group, deploy_command, sweep, worker):
         app.cli.add_command(command)
