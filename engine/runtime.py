@@ -214,21 +214,23 @@ class InstanceOperation:
         return moved
 
     def save(self, actor: str) -> None:
-        """Write the state back (optimistic lock) and update the projections."""
+        """Write the state back (optimistic lock first) and update the projections."""
         workflow = self.workflow
         self.instance.state = spiff.dump_state(workflow)
         self.instance.status = "completed" if workflow.completed else "running"
         self.instance.end_event = spiff.end_event_id(workflow)
         self.instance.updated_at = self.now
-        self.snapshot = sync_projections(self, self.snapshot, actor)
         instance_id = self.instance.id  # read now: a failed flush expires the object
         try:
+            # The version check comes before any projection write: on PostgreSQL the UPDATE also
+            # takes the row lock, so a concurrent loser stops here instead of clashing on rows.
             self.session.flush()
         except StaleDataError:
             raise ConcurrencyConflict(
                 "The application was changed by someone else at the same time; reload and try again",
                 instance_id=instance_id,
             ) from None
+        self.snapshot = sync_projections(self, self.snapshot, actor)
         self.binding.after_save(self)
         self.engine._remember(self.session, self)
 

@@ -1,5 +1,6 @@
 """The database tables; import them from here."""
 
+from engine.models import append_only
 from engine.models.base import Base
 from engine.models.calendar import CalendarDay, CalendarYear
 from engine.models.loans import (
@@ -18,6 +19,8 @@ from engine.models.workflow import (
     TaskRow,
     TimerRow,
 )
+
+append_only.install(AuditEvent.__table__)
 
 __all__ = [
     "AuditEvent",
