@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	touch $(STAMP)
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile --statistics -d web/translations 2>&1 | grep -v "^compiling" || true
+	$(BIN)/pybabel compile -d web/translations
 
 run: $(STAMP) translations
 	$(BIN)/flask --app web init-db --demo
