@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import spiff_adapter as spiff
 from engine.calendar_store import CalendarProvider
@@ -113,7 +113,7 @@ class Engine:
         row = ProcessInstance(definition_id=definition.id, business_key=business_key, status="running",
                               state="{}", created_at=now, updated_at=now)
         session.add(row)
-        session.flush()
+        session.flush()  # the row exists (version 1) before the first save updates it
         operation = InstanceOperation(self, session, row, definition, context)
         operation.workflow = spiff.new_workflow(operation.model, operation.script_engine, data)
         operation.snapshot = Snapshot.of(None)
@@ -215,24 +215,38 @@ class InstanceOperation:
 
     def save(self, actor: str) -> None:
         """Write the state back (optimistic lock first) and update the projections."""
-        workflow = self.workflow
-        self.instance.state = spiff.dump_state(workflow)
-        self.instance.status = "completed" if workflow.completed else "running"
-        self.instance.end_event = spiff.end_event_id(workflow)
-        self.instance.updated_at = self.now
-        instance_id = self.instance.id  # read now: a failed flush expires the object
-        try:
-            # The version check comes before any projection write: on PostgreSQL the UPDATE also
-            # takes the row lock, so a concurrent loser stops here instead of clashing on rows.
-            self.session.flush()
-        except StaleDataError:
+        workflow, instance = self.workflow, self.instance
+        values = {
+            "state": spiff.dump_state(workflow),
+            "status": "completed" if workflow.completed else "running",
+            "end_event": spiff.end_event_id(workflow),
+            "updated_at": self.now,
+            "version": instance.version + 1,
+        }
+        # The version check comes before any projection write: on PostgreSQL the UPDATE also
+        # takes the row lock, so a concurrent loser stops here instead of clashing on rows.
+        updated = self.session.connection().execute(
+            _SAVE_INSTANCE, {"iid": instance.id, "expected_version": instance.version, **values}
+        ).rowcount
+        if updated != 1:
             raise ConcurrencyConflict(
                 "The application was changed by someone else at the same time; reload and try again",
-                instance_id=instance_id,
-            ) from None
+                instance_id=instance.id,
+            )
+        for name, value in values.items():
+            set_committed_value(instance, name, value)
         self.snapshot = sync_projections(self, self.snapshot, actor)
         self.binding.after_save(self)
         self.engine._remember(self.session, self)
+
+
+_INSTANCE = ProcessInstance.__table__
+_SAVE_INSTANCE = (
+    sa.update(_INSTANCE)
+    .where(_INSTANCE.c.id == sa.bindparam("iid"), _INSTANCE.c.version == sa.bindparam("expected_version"))
+    .values(state=sa.bindparam("state"), status=sa.bindparam("status"), end_event=sa.bindparam("end_event"),
+            updated_at=sa.bindparam("updated_at"), version=sa.bindparam("version"))
+)
 
 
 def for_each_instance(engine: Engine, instance_ids: list[int],

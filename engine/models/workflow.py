@@ -38,12 +38,11 @@ class ProcessInstance(Base):
     status: Mapped[str] = mapped_column(sa.String(20))  # running | completed
     end_event: Mapped[str | None] = mapped_column(sa.String(100))
     state: Mapped[str] = mapped_column(sa.Text)
-    # Optimistic lock: every write bumps it; a stale writer gets a conflict.
+    # Optimistic lock: every save bumps it where it still has the value read (runtime.save);
+    # a stale writer matches no row and gets a ConcurrencyConflict.
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class TaskRow(Base):
