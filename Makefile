@@ -19,7 +19,7 @@ translations: $(STAMP)
 run: $(STAMP) translations
 	$(BIN)/flask --app web init-db --demo
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (web + timer scheduler in one process)"
-	$(BIN)/waitress-serve --listen=127.0.0.1:$(PORT) --threads=8 --call web:create_app
+	SCHEDULER_ENABLED=1 $(BIN)/waitress-serve --listen=127.0.0.1:$(PORT) --threads=8 --call web:create_app
 
 # The suite on the embedded default (SQLite); set DATABASE_URL to run it on PostgreSQL.
 test: $(STAMP) translations

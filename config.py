@@ -68,9 +68,9 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    """`make run`: SQLite in the instance folder, demo data, scheduler in the web process."""
+    """`make run`: SQLite in the instance folder, demo data; `make run` turns the scheduler on
+    for the web process (CLI commands leave it off, and `flask worker` runs its own)."""
 
-    SCHEDULER_ENABLED = _env_bool("SCHEDULER_ENABLED", True)
     LOAD_DEMO_DATA = _env_bool("LOAD_DEMO_DATA", True)
 
 
