@@ -191,7 +191,9 @@ class InstanceOperation:
 
     def fire_due_timers(self) -> None:
         """Catch up on every timer due by the engine's clock before acting."""
-        spiff.run_due_timers(self.workflow)
+        now = self.now
+        if any(due <= now for _, due in self.snapshot.timers.values()):
+            spiff.run_due_timers(self.workflow)
 
     def ready_task(self, bpmn_id: str) -> Any | None:
         for task in spiff.ready_user_tasks(self.workflow):

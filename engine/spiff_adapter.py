@@ -271,14 +271,24 @@ def new_workflow(model: ParsedModel, script_engine: EngineScriptEngine, data: di
     return workflow
 
 
+def _all_tasks(workflow: BpmnWorkflow) -> list[SpiffTask]:
+    tasks = list(workflow.tasks.values())
+    for subprocess in workflow.subprocesses.values():
+        tasks.extend(subprocess.tasks.values())
+    return tasks
+
+
 def ready_user_tasks(workflow: BpmnWorkflow) -> list[SpiffTask]:
-    return workflow.get_tasks(state=TaskState.READY, manual=True)
+    # One pass over the task dict: cheaper than Spiff's tree iterator, which the engine calls often.
+    return [t for t in _all_tasks(workflow) if t.state == TaskState.READY and t.task_spec.manual]
 
 
 def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[SpiffTask, datetime]]:
     """Every waiting timer with its due instant (evaluating the expression if not yet done)."""
     found = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    for task in _all_tasks(workflow):
+        if task.state != TaskState.WAITING:
+            continue
         definition = getattr(task.task_spec, "event_definition", None)
         if not isinstance(definition, TimerEventDefinition):
             continue
@@ -327,8 +337,8 @@ def end_event_id(workflow: BpmnWorkflow) -> str | None:
     if not workflow.completed:
         return None
     ends = [
-        t for t in workflow.get_tasks(state=TaskState.COMPLETED)
-        if t.task_spec.__class__.__name__ == "EndEvent" and t.workflow is workflow
+        t for t in workflow.tasks.values()
+        if t.state == TaskState.COMPLETED and t.task_spec.__class__.__name__ == "EndEvent"
     ]
     ends.sort(key=lambda t: t.last_state_change)
     return ends[-1].task_spec.bpmn_id if ends else None
