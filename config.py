@@ -54,6 +54,10 @@ class Config:
     TESTING = False
 
     @classmethod
+    def refuses_demo_accounts(cls) -> bool:
+        return False
+
+    @classmethod
     def validate(cls) -> None:
         """Refuse to start with a setting that cannot work."""
         if cls.SCHEDULER_SWEEP_SECONDS < 1:
@@ -84,7 +88,15 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
-    """Production: PostgreSQL and an explicit secret are required."""
+    """Production: PostgreSQL and an explicit secret are required; no demo accounts."""
+
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+    @classmethod
+    def refuses_demo_accounts(cls) -> bool:
+        return True
 
     @classmethod
     def validate(cls) -> None:

@@ -7,12 +7,22 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from engine.access import PROCESS_AUTHOR, SYSTEM_ADMIN, create_user
 from engine.loans import services
-from engine.loans.actors import OFFICER, Actor
-from engine.models import Enterprise, Institution, LoanProduct
+from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR, Actor
+from engine.models import Enterprise, Institution, LoanProduct, UserAccount
 from engine.runtime import Engine
 
 ENTERPRISE_ACTOR_ID = "enterprise"
+DEMO_PASSWORD = "demo-password"
+DEMO_USERNAMES = ("enterprise", "officer-a", "officer-b", "bank-admin-a", "supervisor", "author", "admin")
+
+
+def demo_accounts_present(engine: Engine) -> bool:
+    """Whether any demo account exists (production refuses to start with one)."""
+    with engine.transaction() as session:
+        return bool(session.scalar(sa.select(sa.func.count()).select_from(UserAccount).where(
+            UserAccount.username.in_(DEMO_USERNAMES))))
 
 
 def load_demo_data(engine: Engine) -> bool:
@@ -30,6 +40,17 @@ def load_demo_data(engine: Engine) -> bool:
         session.add_all([product_a, product_b])
         session.flush()
         ids = (bank_a.id, bank_b.id, enterprise.id, product_a.id, product_b.id)
+        now = engine.clock.now()
+        for username, role, parties in (
+            ("enterprise", ENTERPRISE, {"enterprise_id": enterprise.id}),
+            ("officer-a", OFFICER, {"institution_id": bank_a.id}),
+            ("officer-b", OFFICER, {"institution_id": bank_b.id}),
+            ("bank-admin-a", INSTITUTION_ADMIN, {"institution_id": bank_a.id}),
+            ("supervisor", SUPERVISOR, {}),
+            ("author", PROCESS_AUTHOR, {}),
+            ("admin", SYSTEM_ADMIN, {}),
+        ):
+            create_user(session, now, username, DEMO_PASSWORD, role, **parties)
     bank_a_id, bank_b_id, enterprise_id, product_a_id, product_b_id = ids
 
     applicant = Actor(ENTERPRISE_ACTOR_ID, "enterprise", enterprise_id=enterprise_id)

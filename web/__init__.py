@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from config import Config, config_for
+from config import Config, ConfigError, config_for
 from engine.bootstrap import build_engine
 from engine.runtime import Engine
 
@@ -32,11 +32,18 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"]
     )
 
-    from web import cli, i18n, views
+    from web import api, cli, i18n, views
 
     i18n.init_app(app)
     views.init_app(app)
+    api.init_app(app)
     cli.init_app(app)
+
+    if config_class.refuses_demo_accounts():
+        from engine.demo import demo_accounts_present
+
+        if demo_accounts_present(app.extensions["engine"]):
+            raise ConfigError("Demo accounts exist in this database; production refuses to start with them")
 
     if app.config["SCHEDULER_ENABLED"]:
         from engine.scheduler import start_background

@@ -10,10 +10,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from engine import calendar_service
+from engine.access import create_institution_key, revoke_credential
 from engine.bootstrap import prepare
 from engine.definitions import deploy
 from engine.demo import load_demo_data
-from engine.errors import ModelError
+from engine.errors import EngineError, ModelError
 from engine.migrate import upgrade
 from engine.runtime import Engine
 from engine.timers import sweep_due_timers
@@ -111,6 +112,40 @@ def deploy_command(file: Path, actor: str) -> None:
     click.echo(f"Deployed {key} version {version}.")
 
 
+@click.group("api-key", cls=AppGroup)
+def api_key_group() -> None:
+    """API keys of institutions' systems (银行直连)."""
+
+
+@api_key_group.command("create")
+@click.argument("institution_code")
+@click.option("--name", required=True, help="What the key is for, e.g. 'core banking, 2026'.")
+@click.option("--by", "actor", default="admin", show_default=True)
+def api_key_create(institution_code: str, name: str, actor: str) -> None:
+    """Create a key for an institution; it is shown once, only its hash is kept."""
+    engine = _ready()
+    try:
+        with engine.transaction() as session:
+            secret, credential = create_institution_key(session, engine.clock.now(), institution_code, name, actor)
+            prefix = credential.prefix
+    except EngineError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(secret)
+    click.echo(f"Key {prefix}… created. Store it now: it cannot be shown again.", err=True)
+
+
+@api_key_group.command("revoke")
+@click.argument("prefix")
+def api_key_revoke(prefix: str) -> None:
+    """Revoke the key that starts with PREFIX (the first 12 characters)."""
+    engine = _ready()
+    with engine.transaction() as session:
+        count = revoke_credential(session, engine.clock.now(), prefix)
+    if not count:
+        raise click.ClickException(f"No live key starts with {prefix}.")
+    click.echo(f"Revoked {count} key(s).")
+
+
 @click.command("sweep")
 @with_appcontext
 def sweep() -> None:
@@ -134,5 +169,5 @@ def worker() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_db, deadline, calendar_group, deploy_command, sweep, worker):
+    for command in (init_db, deadline, calendar_group, deploy_command, api_key_group, sweep, worker):
         app.cli.add_command(command)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.errors import NotFound
+from engine.loans.actors import ENTERPRISE, INSTITUTION_ROLES, SUPERVISOR, SYSTEM, Actor
 from engine.loans.statuses import OPEN_STATUSES
-from engine.models import LoanApplication, SlaBreach, TaskRow, TimerRow
+from engine.models import Institution, LoanApplication, SlaBreach, TaskRow, TimerRow
 
 
 @dataclass(frozen=True)
@@ -35,3 +38,124 @@ def platform_summary(session: Session) -> PlatformSummary:
         provisional_deadlines=count(sa.select(sa.func.count()).select_from(TimerRow)
                                     .where(TimerRow.state == "waiting", TimerRow.provisional.is_(True))),
     )
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    next_cursor: int | None
+
+
+def _visible_applications(actor: Actor) -> sa.Select:
+    query = sa.select(LoanApplication)
+    if actor.role == ENTERPRISE:
+        return query.where(LoanApplication.enterprise_id == actor.enterprise_id)
+    if actor.role in INSTITUTION_ROLES:
+        return query.where(LoanApplication.institution_id == actor.institution_id)
+    if actor.role in (SUPERVISOR, SYSTEM):
+        return query
+    return query.where(sa.false())
+
+
+def application_for(session: Session, actor: Actor, reference: str) -> LoanApplication:
+    """One application the actor may see, by reference; anything else is 'not found'."""
+    found = session.scalars(_visible_applications(actor).where(LoanApplication.reference == reference)).first()
+    if found is None:
+        raise NotFound(f"Application {reference} doesn't exist.")
+    return found
+
+
+def list_applications(session: Session, actor: Actor, *, status: str | None = None, step: str | None = None,
+                      due_before: datetime | None = None, updated_since: datetime | None = None,
+                      after_id: int | None = None, limit: int = 50) -> Page:
+    """Applications the actor may see, oldest first, a page at a time (keyset on id)."""
+    query = _visible_applications(actor)
+    if status:
+        query = query.where(LoanApplication.status == status)
+    if step or due_before:
+        tasks = sa.select(TaskRow.application_id).where(TaskRow.state == "open")
+        if step:
+            tasks = tasks.where(TaskRow.bpmn_id == step)
+        if due_before:
+            tasks = tasks.where(TaskRow.due_at < due_before)
+        query = query.where(LoanApplication.id.in_(tasks))
+    if updated_since:
+        query = query.where(LoanApplication.updated_at >= updated_since)
+    if after_id:
+        query = query.where(LoanApplication.id > after_id)
+    rows = list(session.scalars(query.order_by(LoanApplication.id).limit(limit + 1)))
+    return Page(rows[:limit], rows[limit - 1].id if len(rows) > limit else None)
+
+
+def open_tasks_of(session: Session, application_ids: list[int]) -> dict[int, list[TaskRow]]:
+    tasks: dict[int, list[TaskRow]] = {}
+    if application_ids:
+        for task in session.scalars(sa.select(TaskRow).where(
+                TaskRow.application_id.in_(application_ids), TaskRow.state == "open").order_by(TaskRow.id)):
+            tasks.setdefault(task.application_id, []).append(task)
+    return tasks
+
+
+def list_breaches(session: Session, *, institution_id: int | None = None, kind: str | None = None,
+                  open_only: bool = False, after_id: int | None = None, limit: int = 50) -> Page:
+    query = sa.select(SlaBreach, LoanApplication.reference).join(
+        LoanApplication, LoanApplication.id == SlaBreach.application_id)
+    if institution_id:
+        query = query.where(SlaBreach.institution_id == institution_id)
+    if kind:
+        query = query.where(SlaBreach.kind == kind)
+    if open_only:
+        query = query.where(SlaBreach.resolved_at.is_(None))
+    if after_id:
+        query = query.where(SlaBreach.id > after_id)
+    rows = list(session.execute(query.order_by(SlaBreach.id).limit(limit + 1)).all())
+    return Page(rows[:limit], rows[limit - 1][0].id if len(rows) > limit else None)
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    institution_id: int
+    applications: int
+    accepted_on_time: int
+    accepted: int
+    decided_on_time: int
+    decided: int
+    approved: int
+    open_breaches: int
+
+    @property
+    def on_time_acceptance_rate(self) -> float | None:
+        return self.accepted_on_time / self.accepted if self.accepted else None
+
+    @property
+    def on_time_decision_rate(self) -> float | None:
+        return self.decided_on_time / self.decided if self.decided else None
+
+    @property
+    def approval_rate(self) -> float | None:
+        return self.approved / self.decided if self.decided else None
+
+
+def scorecard(session: Session, institution_id: int) -> Scorecard:
+    """An institution's record, from the applications and the breach ledger."""
+    if session.get(Institution, institution_id) is None:
+        raise NotFound(f"Institution {institution_id} doesn't exist.")
+    app = LoanApplication
+    counts = session.execute(sa.select(
+        sa.func.count(),
+        sa.func.count(app.accepted_at),
+        sa.func.count(app.decided_at),
+        sa.func.count(sa.case((app.approved_amount.is_not(None), 1))),
+    ).where(app.institution_id == institution_id)).one()
+    # Steps taken late: breaches the institution resolved by finally acting.
+    breaches = dict(session.execute(
+        sa.select(SlaBreach.kind, sa.func.count()).where(
+            SlaBreach.institution_id == institution_id, SlaBreach.resolution == "acted")
+        .group_by(SlaBreach.kind)).all())
+    open_breaches = session.scalar(sa.select(sa.func.count()).select_from(SlaBreach).where(
+        SlaBreach.institution_id == institution_id, SlaBreach.resolved_at.is_(None))) or 0
+    total, accepted, decided, approved = counts
+    late_accepts = breaches.get("accept", 0)
+    late_decisions = breaches.get("decision", 0)
+    return Scorecard(institution_id, total, accepted - late_accepts, accepted,
+                     decided - late_decisions, decided, approved, open_breaches)

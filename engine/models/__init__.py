@@ -1,6 +1,7 @@
 """The database tables; import them from here."""
 
 from engine.models import append_only
+from engine.models.access import ApiCredential, IdempotencyRecord, UserAccount
 from engine.models.base import Base
 from engine.models.calendar import CalendarDay, CalendarYear
 from engine.models.loans import (
@@ -23,6 +24,9 @@ from engine.models.workflow import (
 append_only.install(AuditEvent.__table__)
 
 __all__ = [
+    "ApiCredential",
+    "IdempotencyRecord",
+    "UserAccount",
     "AuditEvent",
     "Base",
     "CalendarDay",

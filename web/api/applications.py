@@ -1,0 +1,149 @@
+"""Applications: enterprises submit and withdraw; institutions take each step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from engine.loans import queries, services
+from web.api.auth import current_actor
+from web.api.idempotent import idempotent
+from web.api.schemas import (
+    AcceptIn,
+    ApplicationOut,
+    DecisionIn,
+    DisbursementIn,
+    ErrorOut,
+    ListQuery,
+    PageOut,
+    SettlementIn,
+    SubmitIn,
+    WithdrawIn,
+    drop_none,
+)
+
+PREFIX = "/applications"
+blp = Blueprint("applications", __name__, description="Loan applications and their steps")
+ERRORS = (401, 403, 404, 409, 422)
+
+
+def _engine():
+    return current_app.extensions["engine"]
+
+
+def _view(reference: str) -> Any:
+    """The application as the current actor may see it, with its open tasks."""
+    with _engine().transaction() as session:
+        application = queries.application_for(session, current_actor(), reference)
+        application.open_tasks = queries.open_tasks_of(session, [application.id]).get(application.id, [])
+        return application
+
+
+def _id_of(reference: str) -> int:
+    with _engine().transaction() as session:
+        return queries.application_for(session, current_actor(), reference).id
+
+
+def _documented_errors(view):  # noqa: ANN001, ANN202 - decorator over flask-smorest views
+    for code in ERRORS:
+        view = blp.alt_response(code, schema=ErrorOut, description="Error")(view)
+    return view
+
+
+@blp.route("")
+class Applications(MethodView):
+    @blp.arguments(ListQuery, location="query")
+    @blp.response(200, PageOut)
+    @_documented_errors
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the applications I may see (mine, my institution's, or all for supervisors)."""
+        with _engine().transaction() as session:
+            page = queries.list_applications(
+                session, current_actor(), status=args.get("status"), step=args.get("step"),
+                due_before=args.get("due_before"), updated_since=args.get("updated_since"),
+                after_id=args.get("cursor"), limit=args["limit"])
+            tasks = queries.open_tasks_of(session, [a.id for a in page.items])
+            for application in page.items:
+                application.open_tasks = tasks.get(application.id, [])
+        return {"items": page.items, "next_cursor": page.next_cursor}
+
+    @idempotent
+    @blp.arguments(SubmitIn)
+    @blp.response(201, ApplicationOut)
+    @_documented_errors
+    def post(self, args: dict[str, Any]) -> Any:
+        """Submit an application with the enterprise's credit-query authorization."""
+        application = services.submit(_engine(), current_actor(), args)
+        return _view(application.reference)
+
+
+@blp.route("/<reference>")
+@blp.response(200, ApplicationOut)
+@_documented_errors
+def get_application(reference: str) -> Any:
+    """Read one application."""
+    return _view(reference)
+
+
+@blp.route("/<reference>/accept", methods=["POST"])
+@idempotent
+@blp.arguments(AcceptIn)
+@blp.response(200, ApplicationOut)
+@_documented_errors
+def accept(args: dict[str, Any], reference: str) -> Any:
+    """Accept (受理) the application."""
+    services.accept(_engine(), current_actor(), _id_of(reference), args)
+    return _view(reference)
+
+
+@blp.route("/<reference>/decision", methods=["POST"])
+@idempotent
+@blp.arguments(DecisionIn)
+@blp.response(200, ApplicationOut)
+@_documented_errors
+def decide(args: dict[str, Any], reference: str) -> Any:
+    """Report the credit decision: approve with amount, rate and term, or reject with a reason."""
+    decision = args.pop("decision")
+    if decision == "approve":
+        args.pop("reason", None)
+        services.approve(_engine(), current_actor(), _id_of(reference), drop_none(args))
+    else:
+        services.reject(_engine(), current_actor(), _id_of(reference), {"reason": args.get("reason", "")})
+    return _view(reference)
+
+
+@blp.route("/<reference>/disbursement", methods=["POST"])
+@idempotent
+@blp.arguments(DisbursementIn)
+@blp.response(200, ApplicationOut)
+@_documented_errors
+def disburse(args: dict[str, Any], reference: str) -> Any:
+    """Report the disbursement (放款)."""
+    args["disbursed_on"] = args["disbursed_on"].isoformat()
+    services.disburse(_engine(), current_actor(), _id_of(reference), args)
+    return _view(reference)
+
+
+@blp.route("/<reference>/settlement", methods=["POST"])
+@idempotent
+@blp.arguments(SettlementIn)
+@blp.response(200, ApplicationOut)
+@_documented_errors
+def settle(args: dict[str, Any], reference: str) -> Any:
+    """Report that the loan is settled (结清)."""
+    services.settle(_engine(), current_actor(), _id_of(reference), {"settled_on": args["settled_on"].isoformat()})
+    return _view(reference)
+
+
+@blp.route("/<reference>/withdraw", methods=["POST"])
+@idempotent
+@blp.arguments(WithdrawIn)
+@blp.response(200, ApplicationOut)
+@_documented_errors
+def withdraw(args: dict[str, Any], reference: str) -> Any:
+    """Withdraw my application (before the decision)."""
+    services.withdraw(_engine(), current_actor(), _id_of(reference), args)
+    return _view(reference)

@@ -1,0 +1,36 @@
+"""Bearer authentication for the API: institution keys and user tokens."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from engine.access import Caller, authenticate
+from engine.loans.actors import Actor
+
+
+class Unauthenticated(Exception):
+    """No valid credential was presented."""
+
+
+def authenticate_request() -> Caller:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated("Send 'Authorization: Bearer <API key or token>'.")
+    engine = current_app.extensions["engine"]
+    with engine.transaction() as session:
+        caller = authenticate(session, engine.clock.now(), secret.strip())
+    if caller is None:
+        raise Unauthenticated("The API key or token is unknown, revoked or expired.")
+    return caller
+
+
+def current_caller() -> Caller:
+    caller = g.get("api_caller")
+    if caller is None:
+        caller = g.api_caller = authenticate_request()
+    return caller
+
+
+def current_actor() -> Actor:
+    return current_caller().actor

@@ -1,0 +1,65 @@
+"""Process definitions: list, read, deploy a BPMN file as a new version (process authors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_smorest import Blueprint
+
+from engine.access import PROCESS_AUTHOR, SYSTEM_ADMIN
+from engine.definitions import deploy
+from engine.errors import NotFound
+from engine.loans.actors import SUPERVISOR
+from engine.models import ProcessDefinition
+from web.api.auth import current_actor
+from web.api.idempotent import idempotent
+from web.api.schemas import DefinitionOut, DeployIn, ErrorOut
+
+PREFIX = "/process-definitions"
+blp = Blueprint("process_definitions", __name__, description="Deployed BPMN models")
+READERS = (PROCESS_AUTHOR, SYSTEM_ADMIN, SUPERVISOR)
+
+
+def _require(roles: tuple[str, ...]) -> None:
+    if current_actor().role not in roles:
+        raise NotFound("No such resource.")
+
+
+@blp.route("")
+@blp.response(200, DefinitionOut(many=True))
+@blp.alt_response(401, schema=ErrorOut)
+def list_definitions() -> Any:
+    """List every deployed version, newest first."""
+    _require(READERS)
+    with current_app.extensions["engine"].transaction() as session:
+        return list(session.scalars(sa.select(ProcessDefinition).order_by(
+            ProcessDefinition.key, ProcessDefinition.version.desc())))
+
+
+@blp.route("/<key>/<int:version>")
+@blp.response(200, DefinitionOut)
+@blp.alt_response(404, schema=ErrorOut)
+def get_definition(key: str, version: int) -> Any:
+    """Read one version."""
+    _require(READERS)
+    with current_app.extensions["engine"].transaction() as session:
+        found = session.scalars(sa.select(ProcessDefinition).where(
+            ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
+    if found is None:
+        raise NotFound(f"Process definition {key} v{version} doesn't exist.")
+    return found
+
+
+@blp.route("", methods=["POST"])
+@idempotent
+@blp.arguments(DeployIn)
+@blp.response(201, DefinitionOut)
+@blp.alt_response(422, schema=ErrorOut)
+def deploy_definition(args: dict[str, Any]) -> Any:
+    """Deploy a BPMN model as the next version of its process (running instances keep theirs)."""
+    _require((PROCESS_AUTHOR, SYSTEM_ADMIN))
+    engine = current_app.extensions["engine"]
+    with engine.transaction() as session:
+        return deploy(session, args["bpmn_xml"], current_actor().id, engine.clock)

@@ -1,0 +1,30 @@
+"""Bearer tokens for users of the interface's roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from engine.access import check_login, issue_user_token
+from web.api.auth import Unauthenticated
+from web.api.schemas import ErrorOut, TokenIn, TokenOut
+
+PREFIX = "/tokens"
+blp = Blueprint("tokens", __name__, description="Sign in for a bearer token")
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(TokenIn)
+@blp.response(201, TokenOut)
+@blp.alt_response(401, schema=ErrorOut)
+def create_token(args: dict[str, Any]) -> dict[str, Any]:
+    """Exchange a username and password for a bearer token (valid for 12 hours)."""
+    engine = current_app.extensions["engine"]
+    with engine.transaction() as session:
+        user = check_login(session, args["username"], args["password"])
+        if user is None:
+            raise Unauthenticated("Wrong username or password.")
+        secret, credential = issue_user_token(session, engine.clock.now(), user)
+        return {"token": secret, "expires_at": credential.expires_at}
