@@ -12,10 +12,10 @@ from engine.access import PROCESS_AUTHOR, SYSTEM_ADMIN
 from engine.definitions import deploy
 from engine.errors import NotFound
 from engine.loans.actors import SUPERVISOR
-from engine.models import ProcessDefinition
+from engine.models import ProcessDefinition, ProcessInstance
 from web.api.auth import current_actor
 from web.api.idempotent import idempotent
-from web.api.schemas import DefinitionOut, DeployIn, ErrorOut
+from web.api.schemas import DefinitionOut, DeployIn, ErrorOut, InstanceOut, InstancePageOut, InstanceQuery
 
 PREFIX = "/process-definitions"
 blp = Blueprint("process_definitions", __name__, description="Deployed BPMN models")
@@ -63,3 +63,41 @@ def deploy_definition(args: dict[str, Any]) -> Any:
     engine = current_app.extensions["engine"]
     with engine.transaction() as session:
         return deploy(session, args["bpmn_xml"], current_actor().id, engine.clock)
+
+
+@blp.route("/<key>/<int:version>/instances")
+@blp.arguments(InstanceQuery, location="query")
+@blp.response(200, InstancePageOut)
+@blp.alt_response(404, schema=ErrorOut)
+def list_instances(args: dict[str, Any], key: str, version: int) -> Any:
+    """List the instances of one version (running first), a page at a time."""
+    _require(READERS)
+    with current_app.extensions["engine"].transaction() as session:
+        definition = session.scalars(sa.select(ProcessDefinition).where(
+            ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
+        if definition is None:
+            raise NotFound(f"Process definition {key} v{version} doesn't exist.")
+        query = sa.select(ProcessInstance).where(ProcessInstance.definition_id == definition.id)
+        if args.get("status"):
+            query = query.where(ProcessInstance.status == args["status"])
+        if args.get("cursor"):
+            query = query.where(ProcessInstance.id > args["cursor"])
+        rows = list(session.scalars(query.order_by(ProcessInstance.id).limit(args["limit"] + 1)))
+    more = len(rows) > args["limit"]
+    rows = rows[: args["limit"]]
+    return {"items": rows, "next_cursor": rows[-1].id if more else None}
+
+
+@blp.route("/instances/<int:instance_id>")
+@blp.response(200, InstanceOut)
+@blp.alt_response(404, schema=ErrorOut)
+def get_instance(instance_id: int) -> Any:
+    """Read one process instance (its status and the end it reached), without its internal state."""
+    _require(READERS)
+    with current_app.extensions["engine"].transaction() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise NotFound(f"Process instance {instance_id} doesn't exist.")
+        definition = session.get(ProcessDefinition, instance.definition_id)
+        instance.key, instance.definition_version = definition.key, definition.version
+        return instance

@@ -181,6 +181,32 @@ class DeployIn(Schema):
     bpmn_xml = fields.String(required=True, validate=validate.Length(min=1, max=2_000_000))
 
 
+class InstanceQuery(Schema):
+    status = fields.String(validate=validate.OneOf(("running", "completed")))
+    cursor = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class InstanceSummaryOut(Schema):
+    id = fields.Integer()
+    business_key = fields.String()
+    status = fields.String()
+    end_event = fields.String(allow_none=True)
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class InstanceOut(InstanceSummaryOut):
+    key = fields.String()
+    definition_version = fields.Integer()
+
+
+class InstancePageOut(Schema):
+    items = fields.List(fields.Nested(InstanceSummaryOut))
+    next_cursor = fields.Integer(allow_none=True)
+
+
 class ErrorOut(Schema):
     code = fields.String()
     message = fields.String()
