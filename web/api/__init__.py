@@ -9,12 +9,15 @@ from werkzeug.exceptions import HTTPException
 from engine.errors import EngineError
 from web.api.auth import Unauthenticated
 from web.api.errors import engine_error_response, error_body, http_error_response
+from web.api.schemas import ErrorOut
 
 API_PREFIX = "/api/v1"
 
 
 class JsonErrorApi(Api):
-    """flask-smorest with our error shape."""
+    """flask-smorest with our error shape, documented as the default response of every operation."""
+
+    ERROR_SCHEMA = ErrorOut
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return http_error_response(error)

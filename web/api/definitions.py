@@ -38,7 +38,7 @@ def list_definitions() -> Any:
             ProcessDefinition.key, ProcessDefinition.version.desc())))
 
 
-@blp.route("/<key>/<int:version>")
+@blp.route("/<key>/<int(max=2147483647):version>")
 @blp.response(200, DefinitionOut)
 @blp.alt_response(404, schema=ErrorOut)
 def get_definition(key: str, version: int) -> Any:
@@ -65,7 +65,7 @@ def deploy_definition(args: dict[str, Any]) -> Any:
         return deploy(session, args["bpmn_xml"], current_actor().id, engine.clock)
 
 
-@blp.route("/<key>/<int:version>/instances")
+@blp.route("/<key>/<int(max=2147483647):version>/instances")
 @blp.arguments(InstanceQuery, location="query")
 @blp.response(200, InstancePageOut)
 @blp.alt_response(404, schema=ErrorOut)
@@ -88,7 +88,7 @@ def list_instances(args: dict[str, Any], key: str, version: int) -> Any:
     return {"items": rows, "next_cursor": rows[-1].id if more else None}
 
 
-@blp.route("/instances/<int:instance_id>")
+@blp.route("/instances/<int(max=2147483647):instance_id>")
 @blp.response(200, InstanceOut)
 @blp.alt_response(404, schema=ErrorOut)
 def get_instance(instance_id: int) -> Any:

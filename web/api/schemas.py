@@ -9,6 +9,8 @@ from marshmallow import Schema, fields, validate
 MONEY = validate.Regexp(r"^\d{1,12}(\.\d{1,2})?$", error="A decimal amount in yuan as a string, e.g. \"500000.00\".")
 RATE = validate.Regexp(r"^\d{1,2}(\.\d{1,4})?$", error="A percentage as a string, e.g. \"3.85\".")
 STEPS = ("Accept", "Decide", "Disburse", "Settle")
+MAX_ID = 2**31 - 1
+ID = validate.Range(min=1, max=MAX_ID)
 STATUSES = ("submitted", "accepted", "approved", "rejected", "disbursed", "settled", "withdrawn")
 
 
@@ -28,8 +30,8 @@ class AuthorizationIn(Schema):
 
 
 class SubmitIn(Schema):
-    institution_id = fields.Integer(required=True, strict=True)
-    product_id = fields.Integer(required=True, strict=True)
+    institution_id = fields.Integer(required=True, strict=True, validate=ID)
+    product_id = fields.Integer(required=True, strict=True, validate=ID)
     amount = fields.String(required=True, validate=MONEY)
     term_months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=360))
     purpose = fields.String(required=True, validate=validate.Length(min=1, max=500))
@@ -69,7 +71,7 @@ class ListQuery(Schema):
     step = fields.String(validate=validate.OneOf(STEPS))
     due_before = fields.AwareDateTime()
     updated_since = fields.AwareDateTime()
-    cursor = fields.Integer(strict=False, validate=validate.Range(min=1))
+    cursor = fields.Integer(validate=ID)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -132,10 +134,10 @@ class BreachOut(Schema):
 
 
 class BreachQuery(Schema):
-    institution_id = fields.Integer()
+    institution_id = fields.Integer(validate=ID)
     kind = fields.String(validate=validate.OneOf(("accept", "decision")))
     open = fields.Boolean(load_default=False)
-    cursor = fields.Integer(validate=validate.Range(min=1))
+    cursor = fields.Integer(validate=ID)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
@@ -183,7 +185,7 @@ class DeployIn(Schema):
 
 class InstanceQuery(Schema):
     status = fields.String(validate=validate.OneOf(("running", "completed")))
-    cursor = fields.Integer(validate=validate.Range(min=1))
+    cursor = fields.Integer(validate=ID)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 

@@ -40,7 +40,7 @@ def breaches(args: dict[str, Any]) -> dict[str, Any]:
     return {"items": items, "next_cursor": page.next_cursor}
 
 
-@blp.route("/institutions/<int:institution_id>/scorecard")
+@blp.route("/institutions/<int(max=2147483647):institution_id>/scorecard")
 @blp.response(200, ScorecardOut)
 @blp.alt_response(401, schema=ErrorOut)
 @blp.alt_response(404, schema=ErrorOut)
