@@ -19,7 +19,6 @@ from engine.access import create_institution_key, create_user, issue_user_token
 from engine.loans.actors import SUPERVISOR
 from web import create_app
 
-
 MAX_EXAMPLES = 12
 # The data-acceptance checks assume any schema-valid body is accepted; ours are also refused by
 # business rules (unknown product, expired authorization) with a documented 4xx.
