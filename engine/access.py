@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import NotFound, RateLimited, ValidationFailed
 from engine.loans.actors import (
     ENTERPRISE,
     INSTITUTION_ADMIN,
@@ -21,12 +21,14 @@ from engine.loans.actors import (
     SUPERVISOR,
     Actor,
 )
-from engine.models import ApiCredential, Institution, UserAccount
+from engine.models import ApiCredential, Institution, LoginFailure, UserAccount
 
 PROCESS_AUTHOR = "process_author"
 SYSTEM_ADMIN = "system_admin"
 ROLES = (ENTERPRISE, OFFICER, INSTITUTION_ADMIN, SUPERVISOR, PROCESS_AUTHOR, SYSTEM_ADMIN)
 TOKEN_LIFETIME = timedelta(hours=12)
+MAX_LOGIN_FAILURES = 5
+LOGIN_WINDOW = timedelta(minutes=15)
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 _KEY_PREFIX = "xyd_"
 # Compared against when the user does not exist, so a miss costs as much as a wrong password.
@@ -75,15 +77,25 @@ def create_user(session: Session, now: datetime, username: str, password: str, r
     return user
 
 
-def check_login(session: Session, username: str, password: str) -> UserAccount | None:
-    """The active user with this password, or None (in about the same time either way)."""
+def check_login(session: Session, now: datetime, username: str, password: str) -> UserAccount | None:
+    """The active user with this password, or None (in about the same time either way).
+
+    After MAX_LOGIN_FAILURES failures for a username within LOGIN_WINDOW, further attempts are
+    refused with RateLimited until the window has passed, whether the password is right or not.
+    """
+    recent = session.scalars(sa.select(LoginFailure.at).where(
+        LoginFailure.username == username, LoginFailure.at > now - LOGIN_WINDOW
+    ).order_by(LoginFailure.at)).all()
+    if len(recent) >= MAX_LOGIN_FAILURES:
+        wait = int((recent[-MAX_LOGIN_FAILURES] + LOGIN_WINDOW - now).total_seconds()) + 1
+        raise RateLimited("Too many failed sign-ins; try again later", retry_after=max(wait, 1))
     user = session.scalars(sa.select(UserAccount).where(UserAccount.username == username)).first()
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
-        return None
-    if not check_password_hash(user.password_hash, password) or not user.active:
-        return None
-    return user
+    elif check_password_hash(user.password_hash, password) and user.active:
+        return user
+    session.add(LoginFailure(username=username, at=now))
+    return None
 
 
 def actor_for_user(user: UserAccount) -> Actor:

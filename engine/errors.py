@@ -73,3 +73,13 @@ class StepAlreadyTaken(ConcurrencyConflict):
     """The step was already taken (by this or another request); nothing was changed."""
 
     code = "step_already_taken"
+
+
+class RateLimited(EngineError):
+    """Too many attempts; `retry_after` says how many seconds to wait."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after

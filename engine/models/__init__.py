@@ -1,7 +1,7 @@
 """The database tables; import them from here."""
 
 from engine.models import append_only
-from engine.models.access import ApiCredential, IdempotencyRecord, UserAccount
+from engine.models.access import ApiCredential, IdempotencyRecord, LoginFailure, UserAccount
 from engine.models.base import Base
 from engine.models.calendar import CalendarDay, CalendarYear
 from engine.models.loans import (
@@ -26,6 +26,7 @@ append_only.install(AuditEvent.__table__)
 __all__ = [
     "ApiCredential",
     "IdempotencyRecord",
+    "LoginFailure",
     "UserAccount",
     "AuditEvent",
     "Base",

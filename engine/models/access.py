@@ -64,3 +64,14 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None]
     response: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime]
+
+
+class LoginFailure(Base):
+    """A failed sign-in, kept briefly to slow down password guessing."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (sa.Index("ix_login_failure_username_at", "username", "at"),)
+
+    id: Mapped[int] = pk()
+    username: Mapped[str] = mapped_column(sa.String(100))
+    at: Mapped[datetime]

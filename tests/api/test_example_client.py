@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ def _load_example():
 
 @pytest.fixture
 def server(engine, database_url, parties, clock):
-    clock.set(datetime.now(timezone.utc))  # the example reports today's dates
+    clock.set(datetime.now(UTC))  # the example reports today's dates
     app = create_app({"TESTING": True, "DATABASE_URL": database_url}, engine=engine)
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)

@@ -67,3 +67,20 @@ def test_the_openapi_document_and_the_docs_page(app):
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     page = client.get("/api/v1/docs")
     assert page.status_code == 200 and "/api/v1/applications/{reference}/accept" in page.get_data(as_text=True)
+
+
+def test_password_guessing_is_slowed_down_with_429(app, engine, clock):
+    from engine.access import create_user
+    from engine.loans.actors import SUPERVISOR
+
+    with engine.transaction() as session:
+        create_user(session, engine.clock.now(), "sup", "long-enough-password", SUPERVISOR)
+    client = app.test_client()
+    for _ in range(5):
+        assert client.post("/api/v1/tokens", json={"username": "sup", "password": "guess"}).status_code == 401
+    blocked = client.post("/api/v1/tokens", json={"username": "sup", "password": "long-enough-password"})
+    assert blocked.status_code == 429 and blocked.json["code"] == "rate_limited"
+    assert 0 < int(blocked.headers["Retry-After"]) <= 15 * 60 + 1
+    clock.advance(minutes=16)
+    again = client.post("/api/v1/tokens", json={"username": "sup", "password": "long-enough-password"})
+    assert again.status_code == 201

@@ -6,7 +6,7 @@ from flask import Flask, Response, jsonify, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import EngineError
+from engine.errors import EngineError, RateLimited
 from web.api.auth import Unauthenticated
 from web.api.errors import engine_error_response, error_body, http_error_response
 from web.api.schemas import ErrorOut
@@ -61,4 +61,6 @@ def init_app(app: Flask) -> None:
         status, body = engine_error_response(error)
         response = jsonify(body)
         response.status_code = status
+        if isinstance(error, RateLimited):
+            response.headers["Retry-After"] = str(error.retry_after)
         return response

@@ -14,12 +14,14 @@ from engine.errors import (
     InvalidTransition,
     ModelError,
     NotFound,
+    RateLimited,
     ScriptSecurityError,
     ValidationFailed,
 )
 from engine.idempotency import IdempotencyKeyReused
 
 STATUS_OF: list[tuple[type[EngineError], int]] = [
+    (RateLimited, 429),
     (NotFound, 404),
     (Forbidden, 403),
     (ValidationFailed, 422),

@@ -19,12 +19,14 @@ blp = Blueprint("tokens", __name__, description="Sign in for a bearer token")
 @blp.arguments(TokenIn)
 @blp.response(201, TokenOut)
 @blp.alt_response(401, schema=ErrorOut)
+@blp.alt_response(429, schema=ErrorOut)
 def create_token(args: dict[str, Any]) -> dict[str, Any]:
     """Exchange a username and password for a bearer token (valid for 12 hours)."""
     engine = current_app.extensions["engine"]
     with engine.transaction() as session:
-        user = check_login(session, args["username"], args["password"])
-        if user is None:
-            raise Unauthenticated("Wrong username or password.")
-        secret, credential = issue_user_token(session, engine.clock.now(), user)
-        return {"token": secret, "expires_at": credential.expires_at}
+        user = check_login(session, engine.clock.now(), args["username"], args["password"])
+        if user is not None:
+            secret, credential = issue_user_token(session, engine.clock.now(), user)
+            return {"token": secret, "expires_at": credential.expires_at}
+    # Outside the transaction, so that the failure is recorded before answering.
+    raise Unauthenticated("Wrong username or password.")
