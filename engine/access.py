@@ -41,6 +41,7 @@ class Caller:
 
     actor: Actor
     credential_id: int
+    touch: bool = False  # last_used_at is old enough to be written again
 
 
 def _hash_secret(secret: str) -> str:
@@ -158,6 +159,10 @@ def authenticate(session: Session, now: datetime, secret: str) -> Caller | None:
         if user is None or not user.active:
             return None
         actor = actor_for_user(user)
-    if match.last_used_at is None or now - match.last_used_at > LAST_USED_RESOLUTION:
-        match.last_used_at = now  # not on every call: a read should not always write
-    return Caller(actor, match.id)
+    stale = match.last_used_at is None or now - match.last_used_at > LAST_USED_RESOLUTION
+    return Caller(actor, match.id, touch=stale)
+
+
+def touch_credential(session: Session, now: datetime, credential_id: int) -> None:
+    """Note when a credential was last used (at most every few minutes, so reads rarely write)."""
+    session.execute(sa.update(ApiCredential).where(ApiCredential.id == credential_id).values(last_used_at=now))

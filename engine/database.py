@@ -34,7 +34,9 @@ def _make_sqlite_transactions_immediate(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only work takes no write lock: WAL lets it read beside a writer.
+        read_only = connection.get_execution_options().get("read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def is_postgresql(session: Session) -> bool:
@@ -46,9 +48,11 @@ def make_session_factory(engine: sa.Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+def transaction(factory: sessionmaker[Session], read_only: bool = False) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     session = factory()
+    if read_only:
+        session.bind = session.get_bind().execution_options(read_only=True)
     try:
         with session.begin():
             yield session

@@ -94,6 +94,12 @@ class Engine:
         with self._live_lock:
             self._live.update(pending)
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction for reads only (no write lock on SQLite); never write in it."""
+        with transaction(self.session_factory, read_only=True) as session:
+            yield session
+
     def bind(self, key: str, binding: ProcessBinding) -> None:
         self.bindings[key] = binding
 

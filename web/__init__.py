@@ -25,7 +25,8 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{os.path.join(app.instance_path, 'loans.db')}"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("apscheduler", "alembic"):  # a line per sweep or per migration check is noise
+    # A line per sweep, per migration check or per Spiff task state change is noise.
+    for noisy in ("apscheduler", "alembic", "spiff"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     app.extensions["engine"] = engine or build_engine(

@@ -35,6 +35,8 @@ from engine.runtime import Engine, InstanceContext, InstanceOperation
 from engine.working_days import SHANGHAI
 
 WITHDRAWAL_MESSAGE = "withdrawal_requested"
+# An application is named by its id or by its reference (as the API does).
+ApplicationKey = int | str
 
 
 def install(engine: Engine) -> None:
@@ -100,7 +102,8 @@ def _check_parties(session: Session, actor: Actor, command: dict[str, Any], now:
         raise ValidationFailed(errors)
 
 
-def accept(engine: Engine, actor: Actor, application_id: int, data: dict[str, Any] | None = None) -> LoanApplication:
+def accept(engine: Engine, actor: Actor, application_id: ApplicationKey,
+           data: dict[str, Any] | None = None) -> LoanApplication:
     """Record that the institution accepted (受理) the application."""
     command = commands.load(commands.AcceptSchema, data or {})
 
@@ -112,7 +115,7 @@ def accept(engine: Engine, actor: Actor, application_id: int, data: dict[str, An
     return _institution_step(engine, actor, application_id, statuses.ACCEPT, "accepted", apply, "accept")
 
 
-def approve(engine: Engine, actor: Actor, application_id: int, data: dict[str, Any]) -> LoanApplication:
+def approve(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record a credit approval (授信) with amount, annual rate and term."""
     command = commands.load(commands.ApproveSchema, data)
 
@@ -125,7 +128,7 @@ def approve(engine: Engine, actor: Actor, application_id: int, data: dict[str, A
     return _institution_step(engine, actor, application_id, statuses.DECIDE, "approved", apply, "decision")
 
 
-def reject(engine: Engine, actor: Actor, application_id: int, data: dict[str, Any]) -> LoanApplication:
+def reject(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record a rejection (拒绝); the reason is shown to the enterprise."""
     command = commands.load(commands.RejectSchema, data)
 
@@ -137,7 +140,7 @@ def reject(engine: Engine, actor: Actor, application_id: int, data: dict[str, An
     return _institution_step(engine, actor, application_id, statuses.DECIDE, "rejected", apply, "decision")
 
 
-def disburse(engine: Engine, actor: Actor, application_id: int, data: dict[str, Any]) -> LoanApplication:
+def disburse(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record the disbursement (放款): contract number, amount, date."""
     command = commands.load(commands.DisburseSchema, data)
 
@@ -153,7 +156,7 @@ def disburse(engine: Engine, actor: Actor, application_id: int, data: dict[str, 
     return _institution_step(engine, actor, application_id, statuses.DISBURSE, "disbursed", apply, None)
 
 
-def settle(engine: Engine, actor: Actor, application_id: int, data: dict[str, Any]) -> LoanApplication:
+def settle(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record that the loan is settled (结清)."""
     command = commands.load(commands.SettleSchema, data)
 
@@ -167,7 +170,8 @@ def settle(engine: Engine, actor: Actor, application_id: int, data: dict[str, An
     return _institution_step(engine, actor, application_id, statuses.SETTLE, "settled", apply, None)
 
 
-def withdraw(engine: Engine, actor: Actor, application_id: int, data: dict[str, Any] | None = None) -> LoanApplication:
+def withdraw(engine: Engine, actor: Actor, application_id: ApplicationKey,
+             data: dict[str, Any] | None = None) -> LoanApplication:
     """Withdraw an application before the decision; open tasks and timers are cancelled."""
     command = commands.load(commands.WithdrawSchema, data or {})
     with engine.transaction() as session:
@@ -194,11 +198,13 @@ def _check_business_date(day: date, field: str, earliest: datetime | None, now: 
         raise ValidationFailed({field: ["Cannot be before the previous step."]})
 
 
-def _open(engine: Engine, session: Session, application_id: int) -> tuple[LoanApplication, InstanceOperation]:
+def _open(engine: Engine, session: Session,
+          application_id: ApplicationKey) -> tuple[LoanApplication, InstanceOperation]:
+    by = LoanApplication.reference if isinstance(application_id, str) else LoanApplication.id
     found = session.execute(
         sa.select(LoanApplication, ProcessInstance)
         .join(ProcessInstance, ProcessInstance.id == LoanApplication.instance_id)
-        .where(LoanApplication.id == application_id)
+        .where(by == application_id)
     ).first()
     if found is None:
         raise NotFound(f"Application {application_id} doesn't exist.")
@@ -223,7 +229,7 @@ def _check_step(application: LoanApplication, step: Step) -> None:
 
 
 def _institution_step(
-    engine: Engine, actor: Actor, application_id: int, step: Step, action: str,
+    engine: Engine, actor: Actor, application_id: ApplicationKey, step: Step, action: str,
     apply: Callable[[LoanApplication, datetime], dict[str, Any]], sla_kind: str | None,
 ) -> LoanApplication:
     with engine.transaction() as session:

@@ -80,3 +80,19 @@ def test_two_worker_processes_fire_each_due_timer_exactly_once(engine, submit, c
     breach_events = scalar(engine, sa.select(sa.func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "sla_breached"))
     assert breach_events == count
+
+
+def test_reads_go_on_while_a_writer_holds_its_transaction(engine, submit):
+    submit()
+    with engine.transaction() as writer:
+        writer.execute(sa.update(LoanApplication).values(purpose="changed, not yet committed"))
+        done = []
+
+        def read():
+            with engine.reading() as session:
+                done.append(session.scalar(sa.select(LoanApplication.purpose)))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(timeout=5)
+        assert done == ["Working capital"]  # the committed value, without waiting for the writer

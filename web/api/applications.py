@@ -36,15 +36,10 @@ def _engine():
 
 def _view(reference: str) -> Any:
     """The application as the current actor may see it, with its open tasks."""
-    with _engine().transaction() as session:
+    with _engine().reading() as session:
         application = queries.application_for(session, current_actor(), reference)
         application.open_tasks = queries.open_tasks_of(session, [application.id]).get(application.id, [])
         return application
-
-
-def _id_of(reference: str) -> int:
-    with _engine().transaction() as session:
-        return queries.application_for(session, current_actor(), reference).id
 
 
 def _documented_errors(view):  # noqa: ANN001, ANN202 - decorator over flask-smorest views
@@ -60,7 +55,7 @@ class Applications(MethodView):
     @_documented_errors
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the applications I may see (mine, my institution's, or all for supervisors)."""
-        with _engine().transaction() as session:
+        with _engine().reading() as session:
             page = queries.list_applications(
                 session, current_actor(), status=args.get("status"), step=args.get("step"),
                 due_before=args.get("due_before"), updated_since=args.get("updated_since"),
@@ -95,7 +90,7 @@ def get_application(reference: str) -> Any:
 @_documented_errors
 def accept(args: dict[str, Any], reference: str) -> Any:
     """Accept (受理) the application."""
-    services.accept(_engine(), current_actor(), _id_of(reference), args)
+    services.accept(_engine(), current_actor(), reference, args)
     return _view(reference)
 
 
@@ -109,9 +104,9 @@ def decide(args: dict[str, Any], reference: str) -> Any:
     decision = args.pop("decision")
     if decision == "approve":
         args.pop("reason", None)
-        services.approve(_engine(), current_actor(), _id_of(reference), drop_none(args))
+        services.approve(_engine(), current_actor(), reference, drop_none(args))
     else:
-        services.reject(_engine(), current_actor(), _id_of(reference), {"reason": args.get("reason", "")})
+        services.reject(_engine(), current_actor(), reference, {"reason": args.get("reason", "")})
     return _view(reference)
 
 
@@ -123,7 +118,7 @@ def decide(args: dict[str, Any], reference: str) -> Any:
 def disburse(args: dict[str, Any], reference: str) -> Any:
     """Report the disbursement (放款)."""
     args["disbursed_on"] = args["disbursed_on"].isoformat()
-    services.disburse(_engine(), current_actor(), _id_of(reference), args)
+    services.disburse(_engine(), current_actor(), reference, args)
     return _view(reference)
 
 
@@ -134,7 +129,7 @@ def disburse(args: dict[str, Any], reference: str) -> Any:
 @_documented_errors
 def settle(args: dict[str, Any], reference: str) -> Any:
     """Report that the loan is settled (结清)."""
-    services.settle(_engine(), current_actor(), _id_of(reference), {"settled_on": args["settled_on"].isoformat()})
+    services.settle(_engine(), current_actor(), reference, {"settled_on": args["settled_on"].isoformat()})
     return _view(reference)
 
 
@@ -145,5 +140,5 @@ def settle(args: dict[str, Any], reference: str) -> Any:
 @_documented_errors
 def withdraw(args: dict[str, Any], reference: str) -> Any:
     """Withdraw my application (before the decision)."""
-    services.withdraw(_engine(), current_actor(), _id_of(reference), args)
+    services.withdraw(_engine(), current_actor(), reference, args)
     return _view(reference)

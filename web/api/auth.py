@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from engine.access import Caller, authenticate
+from engine.access import Caller, authenticate, touch_credential
 from engine.loans.actors import Actor
 
 
@@ -18,10 +18,13 @@ def authenticate_request() -> Caller:
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthenticated("Send 'Authorization: Bearer <API key or token>'.")
     engine = current_app.extensions["engine"]
-    with engine.transaction() as session:
+    with engine.reading() as session:
         caller = authenticate(session, engine.clock.now(), secret.strip())
     if caller is None:
         raise Unauthenticated("The API key or token is unknown, revoked or expired.")
+    if caller.touch:
+        with engine.transaction() as session:
+            touch_credential(session, engine.clock.now(), caller.credential_id)
     return caller
 
 

@@ -33,7 +33,7 @@ def _require(roles: tuple[str, ...]) -> None:
 def list_definitions() -> Any:
     """List every deployed version, newest first."""
     _require(READERS)
-    with current_app.extensions["engine"].transaction() as session:
+    with current_app.extensions["engine"].reading() as session:
         return list(session.scalars(sa.select(ProcessDefinition).order_by(
             ProcessDefinition.key, ProcessDefinition.version.desc())))
 
@@ -44,7 +44,7 @@ def list_definitions() -> Any:
 def get_definition(key: str, version: int) -> Any:
     """Read one version."""
     _require(READERS)
-    with current_app.extensions["engine"].transaction() as session:
+    with current_app.extensions["engine"].reading() as session:
         found = session.scalars(sa.select(ProcessDefinition).where(
             ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
     if found is None:
@@ -72,7 +72,7 @@ def deploy_definition(args: dict[str, Any]) -> Any:
 def list_instances(args: dict[str, Any], key: str, version: int) -> Any:
     """List the instances of one version (running first), a page at a time."""
     _require(READERS)
-    with current_app.extensions["engine"].transaction() as session:
+    with current_app.extensions["engine"].reading() as session:
         definition = session.scalars(sa.select(ProcessDefinition).where(
             ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
         if definition is None:
@@ -94,7 +94,7 @@ def list_instances(args: dict[str, Any], key: str, version: int) -> Any:
 def get_instance(instance_id: int) -> Any:
     """Read one process instance (its status and the end it reached), without its internal state."""
     _require(READERS)
-    with current_app.extensions["engine"].transaction() as session:
+    with current_app.extensions["engine"].reading() as session:
         instance = session.get(ProcessInstance, instance_id)
         if instance is None:
             raise NotFound(f"Process instance {instance_id} doesn't exist.")

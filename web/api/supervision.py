@@ -30,7 +30,7 @@ def _require_supervisor() -> None:
 def breaches(args: dict[str, Any]) -> dict[str, Any]:
     """List SLA breaches, oldest first, filtered by institution, kind and whether still open."""
     _require_supervisor()
-    with current_app.extensions["engine"].transaction() as session:
+    with current_app.extensions["engine"].reading() as session:
         page = queries.list_breaches(session, institution_id=args.get("institution_id"), kind=args.get("kind"),
                                      open_only=args["open"], after_id=args.get("cursor"), limit=args["limit"])
     items = []
@@ -47,5 +47,5 @@ def breaches(args: dict[str, Any]) -> dict[str, Any]:
 def scorecard(institution_id: int) -> Any:
     """An institution's on-time and approval record."""
     _require_supervisor()
-    with current_app.extensions["engine"].transaction() as session:
+    with current_app.extensions["engine"].reading() as session:
         return queries.scorecard(session, institution_id)
