@@ -80,24 +80,24 @@ def _refuse_imports_and_huge_powers(source: str) -> None:
                 )
 
 
-@lru_cache(maxsize=2048)
-def compile_expression(source: str) -> CodeType:
-    """Compile an expression in restricted mode, or raise ScriptSecurityError."""
+def _compile(source: str, compiler: Callable[[str], Any]) -> CodeType:
     _refuse_imports_and_huge_powers(source)
-    result = compile_restricted_eval(source)
+    result = compiler(source)
     if result.errors or result.code is None:
         raise ScriptSecurityError("; ".join(result.errors) or "cannot compile", source=source)
     return result.code
+
+
+@lru_cache(maxsize=2048)
+def compile_expression(source: str) -> CodeType:
+    """Compile an expression in restricted mode, or raise ScriptSecurityError."""
+    return _compile(source, compile_restricted_eval)
 
 
 @lru_cache(maxsize=2048)
 def compile_script(source: str) -> CodeType:
     """Compile a script in restricted mode, or raise ScriptSecurityError."""
-    _refuse_imports_and_huge_powers(source)
-    result = compile_restricted_exec(source)
-    if result.errors or result.code is None:
-        raise ScriptSecurityError("; ".join(result.errors) or "cannot compile", source=source)
-    return result.code
+    return _compile(source, compile_restricted_exec)
 
 
 class _LineBudget:

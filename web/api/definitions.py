@@ -27,6 +27,14 @@ def _require(roles: tuple[str, ...]) -> None:
         raise NotFound("No such resource.")
 
 
+def _definition(session: Any, key: str, version: int) -> ProcessDefinition:
+    found = session.scalars(sa.select(ProcessDefinition).where(
+        ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
+    if found is None:
+        raise NotFound(f"Process definition {key} v{version} doesn't exist.")
+    return found
+
+
 @blp.route("")
 @blp.response(200, DefinitionOut(many=True))
 @blp.alt_response(401, schema=ErrorOut)
@@ -45,11 +53,7 @@ def get_definition(key: str, version: int) -> Any:
     """Read one version."""
     _require(READERS)
     with current_app.extensions["engine"].reading() as session:
-        found = session.scalars(sa.select(ProcessDefinition).where(
-            ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
-    if found is None:
-        raise NotFound(f"Process definition {key} v{version} doesn't exist.")
-    return found
+        return _definition(session, key, version)
 
 
 @blp.route("", methods=["POST"])
@@ -73,10 +77,7 @@ def list_instances(args: dict[str, Any], key: str, version: int) -> Any:
     """List the instances of one version (running first), a page at a time."""
     _require(READERS)
     with current_app.extensions["engine"].reading() as session:
-        definition = session.scalars(sa.select(ProcessDefinition).where(
-            ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
-        if definition is None:
-            raise NotFound(f"Process definition {key} v{version} doesn't exist.")
+        definition = _definition(session, key, version)
         query = sa.select(ProcessInstance).where(ProcessInstance.definition_id == definition.id)
         if args.get("status"):
             query = query.where(ProcessInstance.status == args["status"])
