@@ -52,6 +52,9 @@ class Config:
     # CPU budget of one BPMN script or expression, in interpreted lines.
     SCRIPT_LINE_BUDGET = _env_int("SCRIPT_LINE_BUDGET", 10_000)
     TESTING = False
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     @classmethod
     def refuses_demo_accounts(cls) -> bool:
@@ -91,8 +94,6 @@ class ProductionConfig(Config):
     """Production: PostgreSQL and an explicit secret are required; no demo accounts."""
 
     SESSION_COOKIE_SECURE = True
-    SESSION_COOKIE_HTTPONLY = True
-    SESSION_COOKIE_SAMESITE = "Lax"
 
     @classmethod
     def refuses_demo_accounts(cls) -> bool:

@@ -92,6 +92,16 @@ class WorkingDayCalendar:
             day += timedelta(days=1)
         return max(late, 1)
 
+    def working_days_left(self, now: datetime, due: datetime) -> int:
+        """Working days after today up to the deadline's last day (0 on the last day or after)."""
+        day = now.astimezone(SHANGHAI).date()
+        last = (due.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
+        left = 0
+        while day < last:
+            day += timedelta(days=1)
+            left += self.is_workday(day)
+        return left
+
     def year_rules(self, year: int) -> list[DayRule]:
         return sorted((r for r in self._rules.values() if r.day.year == year), key=lambda r: r.day)
 

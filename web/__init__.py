@@ -33,10 +33,14 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"]
     )
 
-    from web import api, cli, i18n, views
+    from web import api, auth, cli, enterprise, i18n, inbox, labels, views
 
     i18n.init_app(app)
+    labels.init_app(app)
+    auth.init_app(app)
     views.init_app(app)
+    inbox.init_app(app)
+    enterprise.init_app(app)
     api.init_app(app)
     cli.init_app(app)
 

@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 from engine.errors import NotFound
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ROLES, SUPERVISOR, SYSTEM, Actor
 from engine.loans.statuses import OPEN_STATUSES
-from engine.models import Institution, LoanApplication, SlaBreach, TaskRow, TimerRow
+from engine.models import (
+    AuditEvent,
+    Enterprise,
+    Institution,
+    LoanApplication,
+    LoanProduct,
+    SlaBreach,
+    TaskRow,
+    TimerRow,
+)
 
 
 @dataclass(frozen=True)
@@ -159,3 +168,46 @@ def scorecard(session: Session, institution_id: int) -> Scorecard:
     late_decisions = breaches.get("decision", 0)
     return Scorecard(institution_id, total, accepted - late_accepts, accepted,
                      decided - late_decisions, decided, approved, open_breaches)
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    task: TaskRow
+    application: LoanApplication
+    enterprise_name: str
+
+
+def inbox(session: Session, institution_id: int, *, step: str | None = None, due_before: datetime | None = None,
+          enterprise: str | None = None, assignee: str | None = None, limit: int = 200) -> list[InboxRow]:
+    """Open tasks of one institution, soonest deadline first."""
+    query = (
+        sa.select(TaskRow, LoanApplication, Enterprise.name)
+        .join(LoanApplication, LoanApplication.id == TaskRow.application_id)
+        .join(Enterprise, Enterprise.id == LoanApplication.enterprise_id)
+        .where(TaskRow.institution_id == institution_id, TaskRow.state == "open")
+    )
+    if step:
+        query = query.where(TaskRow.bpmn_id == step)
+    if due_before:
+        query = query.where(TaskRow.due_at < due_before)
+    if enterprise:
+        query = query.where(Enterprise.name.contains(enterprise, autoescape=True))
+    if assignee:
+        query = query.where(TaskRow.assignee == assignee)
+    query = query.order_by(TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.id).limit(limit)
+    return [InboxRow(task, application, name) for task, application, name in session.execute(query)]
+
+
+def timeline(session: Session, application_id: int) -> list[AuditEvent]:
+    """Every recorded event of an application, oldest first."""
+    return list(session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.application_id == application_id).order_by(AuditEvent.id)))
+
+
+def offer(session: Session) -> list[tuple[Institution, list[LoanProduct]]]:
+    """Institutions taking applications and their active products, for the apply form."""
+    institutions = session.scalars(sa.select(Institution).where(
+        Institution.status.in_(("active", "warned"))).order_by(Institution.id)).all()
+    products = session.scalars(sa.select(LoanProduct).where(LoanProduct.active.is_(True))
+                               .order_by(LoanProduct.id)).all()
+    return [(i, [p for p in products if p.institution_id == i.id]) for i in institutions]

@@ -1,0 +1,97 @@
+"""Signing in and out of the web interface (flask-login; CSRF on every form)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
+
+from engine.access import actor_for_user, check_login
+from engine.errors import RateLimited
+from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, Actor
+from engine.models import UserAccount
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+
+@dataclass
+class WebUser(UserMixin):
+    """The signed-in person, detached from the database session."""
+
+    id: int
+    username: str
+    role: str
+    display_name: str
+    actor: Actor
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+def _web_user(account: UserAccount) -> WebUser:
+    return WebUser(account.id, account.username, account.role, account.display_name, actor_for_user(account))
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> WebUser | None:
+    if not user_id.isdigit():
+        return None
+    with current_app.extensions["engine"].reading() as session:
+        account = session.get(UserAccount, int(user_id))
+        return _web_user(account) if account is not None and account.active else None
+
+
+def current_actor() -> Actor:
+    return current_user.actor
+
+
+def home_for(role: str) -> str:
+    if role in (OFFICER, INSTITUTION_ADMIN):
+        return url_for("inbox.index")
+    if role == ENTERPRISE:
+        return url_for("enterprise.index")
+    return url_for("home.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    """Show the sign-in form and sign the user in."""
+    if request.method == "GET":
+        return render_template("auth/login.html")
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    engine = current_app.extensions["engine"]
+    try:
+        with engine.transaction() as session:
+            account = check_login(session, engine.clock.now(), username, password) if username else None
+            user = _web_user(account) if account is not None else None
+    except RateLimited:
+        flash(_("Too many failed sign-ins. Please wait a few minutes and try again."), "error")
+        return render_template("auth/login.html", username=username), 429
+    if user is None:
+        flash(_("Wrong username or password."), "error")
+        return render_template("auth/login.html", username=username), 401
+    login_user(user)
+    return redirect(home_for(user.role))
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    """Sign the user out."""
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    csrf.init_app(app)
+    app.register_blueprint(bp)

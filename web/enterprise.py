@@ -1,0 +1,106 @@
+"""Enterprises' pages: apply, follow my applications, withdraw while allowed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from engine.errors import ConcurrencyConflict, InvalidTransition, NotFound, ValidationFailed
+from engine.loans import queries, services
+from engine.loans.actors import ENTERPRISE
+from web.auth import current_actor
+from web.pages import engine, roles_required
+
+bp = Blueprint("enterprise", __name__, url_prefix="/my/applications")
+AUTHORIZATION_DAYS = 90
+
+
+@bp.get("")
+@roles_required(ENTERPRISE)
+def index() -> str:
+    """List my applications, newest first."""
+    with engine().reading() as session:
+        page = queries.list_applications(session, current_actor(), limit=200)
+    return render_template("enterprise/index.html", applications=list(reversed(page.items)))
+
+
+def _apply_form(errors: dict[str, list[str]] | None = None, form: dict | None = None,
+                status: int = 200) -> tuple[str, int]:
+    with engine().reading() as session:
+        offer = queries.offer(session)
+    return render_template("enterprise/apply.html", offer=offer, errors=errors or {}, form=form or {},
+                           authorization_days=AUTHORIZATION_DAYS), status
+
+
+@bp.get("/new")
+@roles_required(ENTERPRISE)
+def new() -> tuple[str, int]:
+    """Show the application form."""
+    return _apply_form()
+
+
+@bp.post("/new")
+@roles_required(ENTERPRISE)
+def create() -> Response | tuple[str, int]:
+    """Submit an application with the explicit credit-query authorization."""
+    form = request.form
+    if form.get("authorize") != "yes":
+        return _apply_form({"authorize": [_("The bank may only query your credit report with your authorization.")]},
+                           form.to_dict(), 422)
+    now = engine().clock.now()
+    product = form.get("product", "")
+    institution_id, _sep, product_id = product.partition(":")
+    data = {
+        "institution_id": int(institution_id) if institution_id.isdigit() else institution_id,
+        "product_id": int(product_id) if product_id.isdigit() else product_id,
+        "amount": form.get("amount", ""),
+        "term_months": int(form["term_months"]) if form.get("term_months", "").isdigit() else form.get("term_months"),
+        "purpose": form.get("purpose", ""),
+        "authorization": {
+            "scope": _("Enterprise credit report, for this application only"),
+            "granted_by": current_actor().id, "granted_at": now.isoformat(),
+            "expires_at": (now + timedelta(days=AUTHORIZATION_DAYS)).isoformat(),
+        },
+    }
+    try:
+        application = services.submit(engine(), current_actor(), data)
+    except ValidationFailed as error:
+        errors = {("product" if k in ("institution_id", "product_id") else k): v for k, v in error.errors.items()}
+        return _apply_form(errors, form.to_dict(), 422)
+    flash(_("Your application %(reference)s was submitted.", reference=application.reference), "success")
+    return redirect(url_for("enterprise.show", reference=application.reference))
+
+
+@bp.get("/<reference>")
+@roles_required(ENTERPRISE)
+def show(reference: str) -> str:
+    """Show my application: its status, deadlines, the bank's decision and the timeline."""
+    with engine().reading() as session:
+        try:
+            application = queries.application_for(session, current_actor(), reference)
+        except NotFound:
+            abort(404)
+        events = [e for e in queries.timeline(session, application.id) if e.action != "viewed"]
+    return render_template("enterprise/application.html", application=application, events=events)
+
+
+@bp.post("/<reference>/withdraw")
+@roles_required(ENTERPRISE)
+def withdraw(reference: str) -> Response:
+    """Withdraw my application (possible until the bank's decision)."""
+    try:
+        services.withdraw(engine(), current_actor(), reference, {"reason": request.form.get("reason") or None})
+    except NotFound:
+        abort(404)
+    except (ConcurrencyConflict, InvalidTransition, ValidationFailed) as error:
+        flash(_("The application could not be withdrawn: %(reason)s", reason=error.message), "error")
+        return redirect(url_for("enterprise.show", reference=reference))
+    flash(_("Your application was withdrawn."), "success")
+    return redirect(url_for("enterprise.show", reference=reference))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,110 @@
+"""Bank officers' inbox: my institution's open tasks, the application page, the step forms."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from engine.errors import ConcurrencyConflict, InvalidTransition, NotFound, ValidationFailed
+from engine.journal import record_audit
+from engine.loans import queries, services
+from engine.loans.actors import INSTITUTION_ADMIN, OFFICER
+from engine.working_days import SHANGHAI
+from web.auth import current_actor
+from web.pages import countdown, engine, roles_required
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+STAFF = (OFFICER, INSTITUTION_ADMIN)
+STEPS = {
+    "accept": (services.accept, lambda form: {"note": form.get("note") or None}),
+    "decision": (None, None),
+    "disbursement": (services.disburse, lambda form: {
+        "contract_number": form.get("contract_number", ""), "amount": form.get("amount", ""),
+        "disbursed_on": form.get("disbursed_on", ""), "account": form.get("account") or None}),
+    "settlement": (services.settle, lambda form: {"settled_on": form.get("settled_on", "")}),
+}
+DUE_WINDOWS = {"overdue": timedelta(0), "today": timedelta(days=1), "week": timedelta(days=7)}
+
+
+@bp.get("")
+@roles_required(*STAFF)
+def index() -> str:
+    """List my institution's open tasks, soonest deadline first."""
+    args = request.args
+    now = engine().clock.now()
+    window = DUE_WINDOWS.get(args.get("due", ""))
+    with engine().reading() as session:
+        rows = queries.inbox(session, current_actor().institution_id, step=args.get("step") or None,
+                             due_before=now + window if window is not None else None,
+                             enterprise=args.get("enterprise") or None,
+                             assignee=current_actor().id if args.get("mine") else None)
+        calendar = engine().calendars.get(session)
+    items = [(row, countdown(calendar, now, row.task.due_at, row.task.due_provisional)) for row in rows]
+    return render_template("inbox/index.html", items=items, args=args)
+
+
+def _application_page(reference: str, errors: dict[str, list[str]] | None = None,
+                      form: dict[str, Any] | None = None, status: int = 200) -> tuple[str, int]:
+    actor = current_actor()
+    with engine().transaction() as session:
+        try:
+            application = queries.application_for(session, actor, reference)
+        except NotFound:
+            abort(404)
+        tasks = queries.open_tasks_of(session, [application.id]).get(application.id, [])
+        events = queries.timeline(session, application.id)
+        # Every view of an enterprise's data by an institution is on record (来源可溯、去向可查).
+        record_audit(session, engine().clock.now(), actor.id, "viewed", application_id=application.id,
+                     status_before=application.status, status_after=application.status)
+    return render_template("inbox/application.html", application=application, tasks=tasks, events=events,
+                           errors=errors or {}, form=form or {}, shanghai=SHANGHAI), status
+
+
+@bp.get("/<reference>")
+@roles_required(*STAFF)
+def show(reference: str) -> tuple[str, int]:
+    """Show an application of my institution with its timeline and the form of its open step."""
+    return _application_page(reference)
+
+
+@bp.post("/<reference>/<step>")
+@roles_required(*STAFF)
+def take_step(reference: str, step: str) -> Response | tuple[str, int]:
+    """Take a step (accept, decision, disbursement, settlement) from its form."""
+    if step not in STEPS:
+        abort(404)
+    form = request.form
+    try:
+        if step == "decision":
+            if form.get("decision") == "approve":
+                services.approve(engine(), current_actor(), reference, {
+                    "amount": form.get("amount", ""), "annual_rate": form.get("annual_rate", ""),
+                    "term_months": _int(form.get("term_months")), "conditions": form.get("conditions") or None})
+            elif form.get("decision") == "reject":
+                services.reject(engine(), current_actor(), reference, {"reason": form.get("reason", "")})
+            else:
+                raise ValidationFailed({"decision": [_("Choose approve or reject.")]})
+        else:
+            service, read = STEPS[step]
+            service(engine(), current_actor(), reference, read(form))
+    except NotFound:
+        abort(404)
+    except ValidationFailed as error:
+        return _application_page(reference, error.errors, form.to_dict(), 422)
+    except (ConcurrencyConflict, InvalidTransition) as error:
+        flash(_("This step could not be taken: %(reason)s", reason=error.message), "error")
+        return redirect(url_for("inbox.show", reference=reference))
+    flash(_("Saved."), "success")
+    return redirect(url_for("inbox.show", reference=reference))
+
+
+def _int(value: str | None) -> int | str | None:
+    return int(value) if value and value.isdigit() else value
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,46 @@
+"""Translated labels for values the engine stores in English (statuses, steps, actions, messages)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask_babel import get_translations
+from flask_babel import lazy_gettext as _l
+
+from engine.working_days import SHANGHAI
+
+STATUS = {
+    "submitted": _l("Submitted"), "accepted": _l("Accepted"), "approved": _l("Approved"),
+    "rejected": _l("Rejected"), "disbursed": _l("Disbursed"), "settled": _l("Settled"),
+    "withdrawn": _l("Withdrawn"),
+}
+STEP = {"Accept": _l("Accept"), "Decide": _l("Credit decision"), "Disburse": _l("Disburse"), "Settle": _l("Settle")}
+ACTION = {
+    "submitted": _l("Application submitted"), "accepted": _l("Accepted by the bank"),
+    "approved": _l("Credit approved"), "rejected": _l("Rejected"), "disbursed": _l("Loan disbursed"),
+    "settled": _l("Loan settled"), "withdrawn": _l("Withdrawn by the enterprise"),
+    "sla_breached": _l("Deadline missed"), "sla_reminder": _l("Deadline reminder sent"),
+    "viewed": _l("Viewed by the institution"), "deadlines_recomputed": _l("Deadlines recomputed"),
+}
+# Messages of the engine's validation, so that they are extracted and translated.
+MESSAGES = [
+    _l("Must be between 0.01 and 100000000000.00 yuan."), _l("At most two decimal places (yuan and fen)."),
+    _l("Missing data for required field."), _l("Not a valid number."), _l("Not a valid integer."),
+    _l("Not a valid date."), _l("Shorter than minimum length 1."), _l("Must be between 0.0001 and 36 (%)."),
+    _l("Must be greater than or equal to 1 and less than or equal to 360."), _l("A reason is required."),
+    _l("Cannot exceed the approved amount."), _l("Cannot be in the future."),
+    _l("Cannot be before the previous step."), _l("Cannot be before the disbursement date."),
+    _l("No such product at this institution."), _l("No such institution."),
+    _l("This institution does not take new applications at present."), _l("At most four decimal places."),
+    _l("Field may not be null."),
+]
+
+
+def translate(message: str) -> str:
+    """The translation of an engine message if there is one, else the message itself (no % formatting)."""
+    return get_translations().gettext(message)
+
+
+def init_app(app) -> None:  # noqa: ANN001 - Flask app
+    app.jinja_env.globals.update(STATUS=STATUS, STEP=STEP, ACTION=ACTION, translate=translate,
+                                 shanghai_tz=SHANGHAI, one_day=timedelta(days=1))

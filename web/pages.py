@@ -1,0 +1,56 @@
+"""Helpers shared by the server-rendered pages: role checks, form errors, deadline countdowns."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import abort, current_app
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine.working_days import WorkingDayCalendar
+
+
+def roles_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Signed in with one of `roles`; anyone else is told the page does not exist."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        @login_required
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+@dataclass(frozen=True)
+class Countdown:
+    """What is left before a deadline, for display: text and a colour class."""
+
+    text: str
+    level: str  # breached | red | amber | green | none
+
+
+def countdown(calendar: WorkingDayCalendar, now: datetime, due: datetime | None, provisional: bool) -> Countdown:
+    if due is None:
+        return Countdown("", "none")
+    if due <= now:
+        return Countdown(_("Overdue"), "breached")
+    hours = int((due - now).total_seconds() // 3600)
+    days = calendar.working_days_left(now, due)
+    text = _("%(hours)d h left", hours=hours) if days == 0 else _("%(days)d working days left", days=days)
+    if provisional:
+        text += " " + _("(provisional)")
+    return Countdown(text, "red" if days == 0 else "amber" if days <= 1 else "green")
+
+
+def engine() -> Any:
+    return current_app.extensions["engine"]
