@@ -33,8 +33,9 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"]
     )
 
-    from web import api, auth, cli, enterprise, i18n, inbox, labels, views
+    from web import api, auth, cli, enterprise, guards, i18n, inbox, labels, views
 
+    guards.init_app(app)
     i18n.init_app(app)
     labels.init_app(app)
     auth.init_app(app)

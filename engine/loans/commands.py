@@ -26,8 +26,13 @@ def _two_places(value: Decimal) -> None:
         raise ValidationError("At most two decimal places (yuan and fen).")
 
 
+def _no_nul(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError("NUL characters are not allowed.")
+
+
 def _text(max_length: int, **kwargs: Any) -> fields.String:
-    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+    return fields.String(validate=[validate.Length(min=1, max=max_length), _no_nul], **kwargs)
 
 
 class CreditAuthorizationSchema(Schema):

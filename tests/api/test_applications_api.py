@@ -236,3 +236,12 @@ def _fresh_token(engine, username):
     with engine.transaction() as session:
         user = session.scalars(sa.select(UserAccount).where(UserAccount.username == username)).one()
         return issue_user_token(session, engine.clock.now(), user)[0]
+
+
+def test_nul_characters_are_refused_not_a_server_error(callers, parties, clock):
+    # PostgreSQL cannot store NUL; the fuzzer found this as a 500 on PostgreSQL.
+    data = application_input(parties, clock.now(), purpose="a\x00b")
+    assert callers.enterprise.post("/api/v1/applications", data).status_code == 400
+    assert callers.anonymous.post("/api/v1/tokens", json={"username": "a\x00", "password": "x"}).status_code == 400
+    assert callers.bank_a.get("/api/v1/applications?status=%00").status_code == 400
+    assert callers.bank_a.get("/api/v1/applications/LA%00X").status_code == 400

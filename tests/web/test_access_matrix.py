@@ -69,3 +69,11 @@ def test_posts_without_csrf_token_are_refused(browser, reference, engine):
     enterprise = browser("ent-user")
     assert enterprise.post(f"/my/applications/{reference}/withdraw", {}, csrf=False).status_code == 400
     assert scalar(engine, sa.select(LoanApplication.status)) == "submitted"
+
+
+def test_nul_characters_in_forms_are_refused(browser, parties, engine):
+    response = browser("ent-user").post("/my/applications/new", {
+        "product": f"{parties.bank_a_id}:{parties.product_a_id}", "amount": "1.00", "term_months": "12",
+        "purpose": "a\x00b", "authorize": "yes"})
+    assert response.status_code == 400
+    assert scalar(engine, sa.select(sa.func.count()).select_from(LoanApplication)) == 0
