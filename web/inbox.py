@@ -9,12 +9,13 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from engine.errors import ConcurrencyConflict, InvalidTransition, NotFound, ValidationFailed
+from engine.errors import ConcurrencyConflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from engine.journal import record_audit
-from engine.loans import queries, services
+from engine.loans import assignment, queries, services
 from engine.loans.actors import INSTITUTION_ADMIN, OFFICER
 from engine.working_days import SHANGHAI
 from web.auth import current_actor
+from web.labels import translate
 from web.pages import countdown, engine, roles_required
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -43,8 +44,9 @@ def index() -> str:
                              enterprise=args.get("enterprise") or None,
                              assignee=current_actor().id if args.get("mine") else None)
         calendar = engine().calendars.get(session)
+        team = assignment.colleagues(session, current_actor().institution_id)
     items = [(row, countdown(calendar, now, row.task.due_at, row.task.due_provisional)) for row in rows]
-    return render_template("inbox/index.html", items=items, args=args)
+    return render_template("inbox/index.html", items=items, args=args, team=team)
 
 
 def _application_page(reference: str, errors: dict[str, list[str]] | None = None,
@@ -100,6 +102,26 @@ def take_step(reference: str, step: str) -> Response | tuple[str, int]:
         return redirect(url_for("inbox.show", reference=reference))
     flash(_("Saved."), "success")
     return redirect(url_for("inbox.show", reference=reference))
+
+
+@bp.post("/tasks/<int(max=2147483647):task_id>/<action>")
+@roles_required(*STAFF)
+def task_assignment(task_id: int, action: str) -> Response:
+    """Claim a task, give it back, or assign it to a colleague."""
+    try:
+        if action == "claim":
+            assignment.claim(engine(), current_actor(), task_id)
+        elif action == "unclaim":
+            assignment.unclaim(engine(), current_actor(), task_id)
+        elif action == "assign":
+            assignment.assign(engine(), current_actor(), task_id, request.form.get("assignee", ""))
+        else:
+            abort(404)
+    except NotFound:
+        abort(404)
+    except (ConcurrencyConflict, Forbidden, ValidationFailed) as error:
+        flash(_("The task could not be changed: %(reason)s", reason=translate(error.message)), "error")
+    return redirect(request.form.get("next") or url_for("inbox.index"))
 
 
 def _int(value: str | None) -> int | str | None:

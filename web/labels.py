@@ -21,6 +21,7 @@ ACTION = {
     "settled": _l("Loan settled"), "withdrawn": _l("Withdrawn by the enterprise"),
     "sla_breached": _l("Deadline missed"), "sla_reminder": _l("Deadline reminder sent"),
     "viewed": _l("Viewed by the institution"), "deadlines_recomputed": _l("Deadlines recomputed"),
+    "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task given back"), "task_assigned": _l("Task assigned"),
 }
 # Messages of the engine's validation, so that they are extracted and translated.
 MESSAGES = [
@@ -32,7 +33,8 @@ MESSAGES = [
     _l("Cannot be before the previous step."), _l("Cannot be before the disbursement date."),
     _l("No such product at this institution."), _l("No such institution."),
     _l("This institution does not take new applications at present."), _l("At most four decimal places."),
-    _l("Field may not be null."),
+    _l("Field may not be null."), _l("No such colleague at your institution."), _l("This task is no longer open"),
+    _l("Only the assignee or an institution admin can give the task back"), _l("Already claimed by a colleague"),
 ]
 
 
