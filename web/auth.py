@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from engine.access import actor_for_user, check_login
 from engine.errors import RateLimited
-from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, Actor
+from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR, Actor
 from engine.models import UserAccount
 
 bp = Blueprint("auth", __name__)
@@ -56,6 +56,8 @@ def home_for(role: str) -> str:
         return url_for("inbox.index")
     if role == ENTERPRISE:
         return url_for("enterprise.index")
+    if role == SUPERVISOR:
+        return url_for("supervision.board")
     return url_for("home.index")
 
 

@@ -14,7 +14,7 @@ from web.api.auth import current_actor
 from web.api.schemas import BreachPageOut, BreachQuery, ErrorOut, ScorecardOut
 
 PREFIX = "/supervision"
-blp = Blueprint("supervision", __name__, description="SLA breaches and institutions' records")
+blp = Blueprint("api_supervision", __name__, description="SLA breaches and institutions' records")
 
 
 def _require_supervisor() -> None:
