@@ -33,7 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"]
     )
 
-    from web import api, auth, cli, enterprise, guards, i18n, inbox, labels, supervision, views
+    from web import admin, api, auth, cli, enterprise, guards, i18n, inbox, labels, supervision, views
 
     guards.init_app(app)
     i18n.init_app(app)
@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     inbox.init_app(app)
     enterprise.init_app(app)
     supervision.init_app(app)
+    admin.init_app(app)
     api.init_app(app)
     cli.init_app(app)
 

@@ -10,7 +10,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from engine.access import actor_for_user, check_login
+from engine.access import SYSTEM_ADMIN, actor_for_user, check_login
 from engine.errors import RateLimited
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR, Actor
 from engine.models import UserAccount
@@ -58,6 +58,8 @@ def home_for(role: str) -> str:
         return url_for("enterprise.index")
     if role == SUPERVISOR:
         return url_for("supervision.board")
+    if role == SYSTEM_ADMIN:
+        return url_for("admin.calendar")
     return url_for("home.index")
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from engine.access import PROCESS_AUTHOR, create_user
+from engine.access import PROCESS_AUTHOR, SYSTEM_ADMIN, create_user
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR
 from web import create_app
 
@@ -27,6 +27,7 @@ def web_app(engine, database_url, parties):
         create_user(session, now, "bank-admin-a", PASSWORD, INSTITUTION_ADMIN, institution_id=parties.bank_a_id)
         create_user(session, now, "supervisor", PASSWORD, SUPERVISOR)
         create_user(session, now, "author", PASSWORD, PROCESS_AUTHOR)
+        create_user(session, now, "admin", PASSWORD, SYSTEM_ADMIN)
     return app
 
 
