@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
 
 .PHONY: run test test-sqlite test-postgres bench lint clean translations
 
@@ -13,16 +14,21 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
 
+# Browser packages (diagram viewer, charts) from the lock file.
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
 translations: $(STAMP)
 	$(BIN)/pybabel compile -d web/translations
 
-run: $(STAMP) translations
+run: $(STAMP) $(NPM_STAMP) translations
 	$(BIN)/flask --app web init-db --demo
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (web + timer scheduler in one process)"
 	SCHEDULER_ENABLED=1 $(BIN)/waitress-serve --listen=127.0.0.1:$(PORT) --threads=8 --call web:create_app
 
 # The suite on the embedded default (SQLite); set DATABASE_URL to run it on PostgreSQL.
-test: $(STAMP) translations
+test: $(STAMP) $(NPM_STAMP) translations
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -33,4 +39,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) node_modules instance .pytest_cache

@@ -33,10 +33,11 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"]
     )
 
-    from web import admin, api, auth, cli, enterprise, guards, i18n, inbox, labels, supervision, views
+    from web import admin, api, assets, auth, cli, enterprise, guards, i18n, inbox, labels, supervision, views
 
     guards.init_app(app)
     i18n.init_app(app)
+    assets.init_app(app)
     labels.init_app(app)
     auth.init_app(app)
     views.init_app(app)
