@@ -33,7 +33,21 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"]
     )
 
-    from web import admin, api, assets, auth, cli, enterprise, guards, i18n, inbox, labels, supervision, views
+    from web import (
+        admin,
+        api,
+        assets,
+        auth,
+        cli,
+        enterprise,
+        guards,
+        i18n,
+        inbox,
+        labels,
+        process_view,
+        supervision,
+        views,
+    )
 
     guards.init_app(app)
     i18n.init_app(app)
@@ -43,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     views.init_app(app)
     inbox.init_app(app)
     enterprise.init_app(app)
+    process_view.init_app(app)
     supervision.init_app(app)
     admin.init_app(app)
     api.init_app(app)

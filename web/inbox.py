@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from engine import privacy
 from engine.errors import ConcurrencyConflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from engine.journal import record_audit
 from engine.loans import assignment, queries, services
@@ -50,20 +51,24 @@ def index() -> str:
 
 
 def _application_page(reference: str, errors: dict[str, list[str]] | None = None,
-                      form: dict[str, Any] | None = None, status: int = 200) -> tuple[str, int]:
+                      form: dict[str, Any] | None = None, status: int = 200,
+                      reveal: bool = False) -> tuple[str, int]:
     actor = current_actor()
+    now = engine().clock.now()
     with engine().transaction() as session:
         try:
             application = queries.application_for(session, actor, reference)
         except NotFound:
             abort(404)
         tasks = queries.open_tasks_of(session, [application.id]).get(application.id, [])
-        events = queries.timeline(session, application.id)
         # Every view of an enterprise's data by an institution is on record (来源可溯、去向可查).
-        record_audit(session, engine().clock.now(), actor.id, "viewed", application_id=application.id,
+        record_audit(session, now, actor.id, "viewed", application_id=application.id,
                      status_before=application.status, status_after=application.status)
+        contact = (privacy.reveal_enterprise_contact(session, now, actor, application) if reveal
+                   else privacy.enterprise_contact(session, application))
+        events = queries.timeline(session, application.id)
     return render_template("inbox/application.html", application=application, tasks=tasks, events=events,
-                           errors=errors or {}, form=form or {}, shanghai=SHANGHAI), status
+                           contact=contact, errors=errors or {}, form=form or {}, shanghai=SHANGHAI), status
 
 
 @bp.get("/<reference>")
@@ -71,6 +76,13 @@ def _application_page(reference: str, errors: dict[str, list[str]] | None = None
 def show(reference: str) -> tuple[str, int]:
     """Show an application of my institution with its timeline and the form of its open step."""
     return _application_page(reference)
+
+
+@bp.post("/<reference>/contact")
+@roles_required(*STAFF)
+def reveal_contact(reference: str) -> tuple[str, int]:
+    """Show the applicant's contact data in full; the disclosure is recorded."""
+    return _application_page(reference, reveal=True)
 
 
 @bp.post("/<reference>/<step>")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 
+from engine.privacy import mask_account
 from engine.working_days import SHANGHAI
 
 STATUS = {
@@ -21,6 +22,7 @@ ACTION = {
     "settled": _l("Loan settled"), "withdrawn": _l("Withdrawn by the enterprise"),
     "sla_breached": _l("Deadline missed"), "sla_reminder": _l("Deadline reminder sent"),
     "viewed": _l("Viewed by the institution"), "deadlines_recomputed": _l("Deadlines recomputed"),
+    "personal_data_revealed": _l("Contact data shown in full to the institution"),
     "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task given back"), "task_assigned": _l("Task assigned"),
 }
 # Messages of the engine's validation, so that they are extracted and translated.
@@ -45,4 +47,5 @@ def translate(message: str) -> str:
 
 def init_app(app) -> None:  # noqa: ANN001 - Flask app
     app.jinja_env.globals.update(STATUS=STATUS, STEP=STEP, ACTION=ACTION, translate=translate,
-                                 shanghai_tz=SHANGHAI, one_day=timedelta(days=1))
+                                 shanghai_tz=SHANGHAI, one_day=timedelta(days=1),
+                                 mask_account=mask_account)

@@ -32,6 +32,10 @@ class Enterprise(Base):
     id: Mapped[int] = pk()
     name: Mapped[str] = mapped_column(sa.String(200))
     credit_code: Mapped[str] = mapped_column(sa.String(18), unique=True)  # 统一社会信用代码
+    # Personal data (个人信息保护法): shown masked unless the viewer needs it (see engine/privacy.py).
+    legal_representative: Mapped[str | None] = mapped_column(sa.String(100))  # 法定代表人
+    representative_id_number: Mapped[str | None] = mapped_column(sa.String(18))  # 居民身份证号码
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
 
 
 class LoanProduct(Base):

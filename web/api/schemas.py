@@ -6,19 +6,14 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from engine.privacy import mask_account
+
 MONEY = validate.Regexp(r"^\d{1,12}(\.\d{1,2})?$", error="A decimal amount in yuan as a string, e.g. \"500000.00\".")
 RATE = validate.Regexp(r"^\d{1,2}(\.\d{1,4})?$", error="A percentage as a string, e.g. \"3.85\".")
 STEPS = ("Accept", "Decide", "Disburse", "Settle")
 MAX_ID = 2**31 - 1
 ID = validate.Range(min=1, max=MAX_ID)
 STATUSES = ("submitted", "accepted", "approved", "rejected", "disbursed", "settled", "withdrawn")
-
-
-def mask_account(account: str | None) -> str | None:
-    """Show only the last four characters of an account number (个人信息保护法: sensitive)."""
-    if not account:
-        return account
-    return "*" * max(len(account) - 4, 0) + account[-4:]
 
 
 class AuthorizationIn(Schema):

@@ -1,0 +1,84 @@
+"""Personal data shown masked (脱敏) unless the viewer needs it; every disclosure is on record.
+
+个人信息保护法 treats ID numbers and financial accounts as sensitive personal information, and
+the platform rules ask that every disclosure be traceable (来源可溯、去向可查). Pages and the API
+show the masked forms below. An officer of the institution handling an application may reveal
+the enterprise's contact data in full; each reveal is an audit event naming the fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from engine.errors import Forbidden
+from engine.journal import record_audit
+from engine.loans.actors import INSTITUTION_ROLES, Actor
+from engine.models import Enterprise, LoanApplication
+
+MASK = "*"
+
+
+def _keep(value: str | None, head: int, tail: int) -> str | None:
+    if not value:
+        return value
+    if len(value) <= head + tail:
+        return MASK * len(value)
+    return value[:head] + MASK * (len(value) - head - tail) + value[len(value) - tail:]
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678: the operator prefix and the last four digits."""
+    return _keep(phone, 3, 4)
+
+
+def mask_id_number(number: str | None) -> str | None:
+    """430***********1234 for an 18-character resident ID: region prefix and last four only."""
+    return _keep(number, 3, 4)
+
+
+def mask_account(account: str | None) -> str | None:
+    """Only the last four characters of an account number."""
+    return _keep(account, 0, 4)
+
+
+@dataclass(frozen=True)
+class EnterpriseContact:
+    """What a page shows about the applicant; `revealed` says whether the sensitive fields are in full."""
+
+    name: str
+    credit_code: str
+    legal_representative: str | None
+    representative_id_number: str | None
+    contact_phone: str | None
+    revealed: bool
+
+
+REVEALED_FIELDS = ("representative_id_number", "contact_phone")
+
+
+def enterprise_contact(session: Session, application: LoanApplication) -> EnterpriseContact:
+    """The applicant's data, masked."""
+    enterprise = session.get(Enterprise, application.enterprise_id)
+    return EnterpriseContact(enterprise.name, enterprise.credit_code, enterprise.legal_representative,
+                             mask_id_number(enterprise.representative_id_number),
+                             mask_phone(enterprise.contact_phone), revealed=False)
+
+
+def reveal_enterprise_contact(session: Session, now: datetime, actor: Actor,
+                              application: LoanApplication) -> EnterpriseContact:
+    """The applicant's data in full, for the institution handling the application; audited.
+
+    `application` must already be one the actor may see (queries.application_for); only staff of
+    its institution may reveal.
+    """
+    if actor.role not in INSTITUTION_ROLES or actor.institution_id != application.institution_id:
+        raise Forbidden("Only the institution handling the application can see the applicant's contact data")
+    enterprise = session.get(Enterprise, application.enterprise_id)
+    record_audit(session, now, actor.id, "personal_data_revealed", application_id=application.id,
+                 status_before=application.status, status_after=application.status,
+                 detail={"fields": list(REVEALED_FIELDS)})
+    return EnterpriseContact(enterprise.name, enterprise.credit_code, enterprise.legal_representative,
+                             enterprise.representative_id_number, enterprise.contact_phone, revealed=True)
