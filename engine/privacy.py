@@ -67,6 +67,20 @@ def enterprise_contact(session: Session, application: LoanApplication) -> Enterp
                              mask_phone(enterprise.contact_phone), revealed=False)
 
 
+def record_institution_views(session: Session, now: datetime, actor: Actor,
+                             applications: list[LoanApplication], via: str) -> None:
+    """Put on record that an institution's user or system saw these applications (来源可溯、去向可查).
+
+    Views by the enterprise itself or by supervisors are not disclosures to an institution.
+    """
+    if actor.role not in INSTITUTION_ROLES or not applications:
+        return
+    for application in applications:
+        record_audit(session, now, actor.id, "viewed", application_id=application.id,
+                     status_before=application.status, status_after=application.status,
+                     detail={"via": via} if via != "page" else None)
+
+
 def reveal_enterprise_contact(session: Session, now: datetime, actor: Actor,
                               application: LoanApplication) -> EnterpriseContact:
     """The applicant's data in full, for the institution handling the application; audited.

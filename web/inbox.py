@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response
 
 from engine import privacy
 from engine.errors import ConcurrencyConflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from engine.journal import record_audit
 from engine.loans import assignment, queries, services
 from engine.loans.actors import INSTITUTION_ADMIN, OFFICER
 from engine.working_days import SHANGHAI
@@ -62,8 +61,7 @@ def _application_page(reference: str, errors: dict[str, list[str]] | None = None
             abort(404)
         tasks = queries.open_tasks_of(session, [application.id]).get(application.id, [])
         # Every view of an enterprise's data by an institution is on record (来源可溯、去向可查).
-        record_audit(session, now, actor.id, "viewed", application_id=application.id,
-                     status_before=application.status, status_after=application.status)
+        privacy.record_institution_views(session, now, actor, [application], via="page")
         contact = (privacy.reveal_enterprise_contact(session, now, actor, application) if reveal
                    else privacy.enterprise_contact(session, application))
         events = queries.timeline(session, application.id)

@@ -245,3 +245,19 @@ def test_nul_characters_are_refused_not_a_server_error(callers, parties, clock):
     assert callers.anonymous.post("/api/v1/tokens", json={"username": "a\x00", "password": "x"}).status_code == 400
     assert callers.bank_a.get("/api/v1/applications?status=%00").status_code == 400
     assert callers.bank_a.get("/api/v1/applications/LA%00X").status_code == 400
+
+
+def test_reads_by_an_institution_are_recorded_and_others_are_not(callers, parties, clock, engine):
+    reference = _submit(callers, parties, clock)
+    views = sa.select(AuditEvent.actor, AuditEvent.detail).where(AuditEvent.action == "viewed")
+    callers.enterprise.get(f"/api/v1/applications/{reference}")
+    callers.supervisor.get("/api/v1/applications")
+    callers.bank_b.get("/api/v1/applications")  # sees nothing, so nothing is disclosed
+    with engine.transaction() as session:
+        assert session.execute(views).all() == []
+    assert callers.bank_a.get(f"/api/v1/applications/{reference}").status_code == 200
+    assert callers.bank_a.get("/api/v1/applications").status_code == 200
+    with engine.transaction() as session:
+        recorded = session.execute(views).all()
+    assert len(recorded) == 2 and all(detail == {"via": "api"} for _actor, detail in recorded)
+    assert all(actor.startswith("system:A:") for actor, _detail in recorded)

@@ -8,6 +8,7 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from engine import privacy
 from engine.loans import queries, services
 from web.api.auth import current_actor
 from web.api.idempotent import idempotent
@@ -34,8 +35,14 @@ def _engine():
     return current_app.extensions["engine"]
 
 
-def _view(reference: str) -> Any:
+def _view(reference: str, record_view: bool = False) -> Any:
     """The application as the current actor may see it, with its open tasks."""
+    if record_view:  # a read by an institution is a disclosure, on record like a page view
+        with _engine().transaction() as session:
+            application = queries.application_for(session, current_actor(), reference)
+            privacy.record_institution_views(session, _engine().clock.now(), current_actor(), [application], "api")
+            application.open_tasks = queries.open_tasks_of(session, [application.id]).get(application.id, [])
+            return application
     with _engine().reading() as session:
         application = queries.application_for(session, current_actor(), reference)
         application.open_tasks = queries.open_tasks_of(session, [application.id]).get(application.id, [])
@@ -55,7 +62,7 @@ class Applications(MethodView):
     @_documented_errors
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the applications I may see (mine, my institution's, or all for supervisors)."""
-        with _engine().reading() as session:
+        with _engine().transaction() as session:
             page = queries.list_applications(
                 session, current_actor(), status=args.get("status"), step=args.get("step"),
                 due_before=args.get("due_before"), updated_since=args.get("updated_since"),
@@ -63,6 +70,7 @@ class Applications(MethodView):
             tasks = queries.open_tasks_of(session, [a.id for a in page.items])
             for application in page.items:
                 application.open_tasks = tasks.get(application.id, [])
+            privacy.record_institution_views(session, _engine().clock.now(), current_actor(), page.items, "api")
         return {"items": page.items, "next_cursor": page.next_cursor}
 
     @idempotent
@@ -79,8 +87,8 @@ class Applications(MethodView):
 @blp.response(200, ApplicationOut)
 @_documented_errors
 def get_application(reference: str) -> Any:
-    """Read one application."""
-    return _view(reference)
+    """Read one application (a read by an institution is recorded in the audit log)."""
+    return _view(reference, record_view=True)
 
 
 @blp.route("/<reference>/accept", methods=["POST"])
