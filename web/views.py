@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, render_template
+from flask import Blueprint, Flask, current_app, redirect, render_template, url_for
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from engine.loans.queries import platform_summary
+from web.auth import home_for
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/")
-def index() -> str:
-    """Show the platform's headline numbers."""
-    with current_app.extensions["engine"].transaction() as session:
+def index() -> str | Response:
+    """Send signed-in users to their own start page; platform figures only for those signed in."""
+    if not current_user.is_authenticated:
+        return render_template("index.html", summary=None)
+    home = home_for(current_user.role)
+    if home != url_for("home.index"):
+        return redirect(home)
+    with current_app.extensions["engine"].reading() as session:
         summary = platform_summary(session)
     return render_template("index.html", summary=summary)
 

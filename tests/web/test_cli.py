@@ -77,12 +77,20 @@ def test_init_db_with_demo_data_then_sweep(app):
     assert swept.exit_code == 0 and "Fired timers: 0" in swept.output
 
 
-def test_landing_page_shows_the_figures_in_chinese_and_english(app):
+def test_landing_page_shows_no_figures_to_anonymous_users_in_chinese_and_english(app):
     app.test_cli_runner().invoke(args=["init-db", "--demo"])
     client = app.test_client()
     chinese = client.get("/")
     assert chinese.status_code == 200
-    assert "未结申请" in chinese.get_data(as_text=True)
-    english = client.get("/?lang=en")
-    assert "Open applications" in english.get_data(as_text=True)
+    page = chinese.get_data(as_text=True)
+    assert "登录" in page and "未结申请" not in page
+    english = client.get("/?lang=en").get_data(as_text=True)
+    assert "Sign in" in english and "Open applications" not in english
     assert client.get("/no-such-page").status_code == 404
+
+
+def test_signed_in_users_land_on_their_own_page_and_authors_see_the_figures(browser):
+    assert browser("officer-a").get("/").headers["Location"].endswith("/inbox")
+    assert browser("supervisor").get("/").headers["Location"].endswith("/supervision")
+    page = browser("author").get("/?lang=en").get_data(as_text=True)
+    assert "Open applications" in page
