@@ -28,6 +28,7 @@ STEPS = {
         "disbursed_on": form.get("disbursed_on", ""), "account": form.get("account") or None}),
     "settlement": (services.settle, lambda form: {"settled_on": form.get("settled_on", "")}),
 }
+CLAIM_STATES = {"unclaimed": False, "claimed": True}
 DUE_WINDOWS = {"overdue": timedelta(0), "today": timedelta(days=1), "week": timedelta(days=7)}
 
 
@@ -42,7 +43,8 @@ def index() -> str:
         rows = queries.inbox(session, current_actor().institution_id, step=args.get("step") or None,
                              due_before=now + window if window is not None else None,
                              enterprise=args.get("enterprise") or None,
-                             assignee=current_actor().id if args.get("mine") else None)
+                             assignee=current_actor().id if args.get("mine") else None,
+                             claimed=CLAIM_STATES.get(args.get("status", "")))
         calendar = engine().calendars.get(session)
         team = assignment.colleagues(session, current_actor().institution_id)
     items = [(row, countdown(calendar, now, row.task.due_at, row.task.due_provisional)) for row in rows]

@@ -178,8 +178,9 @@ class InboxRow:
 
 
 def inbox(session: Session, institution_id: int, *, step: str | None = None, due_before: datetime | None = None,
-          enterprise: str | None = None, assignee: str | None = None, limit: int = 200) -> list[InboxRow]:
-    """Open tasks of one institution, soonest deadline first."""
+          enterprise: str | None = None, assignee: str | None = None, claimed: bool | None = None,
+          limit: int = 200) -> list[InboxRow]:
+    """Open tasks of one institution, soonest deadline first; `claimed` keeps only (un)claimed tasks."""
     query = (
         sa.select(TaskRow, LoanApplication, Enterprise.name)
         .join(LoanApplication, LoanApplication.id == TaskRow.application_id)
@@ -194,6 +195,8 @@ def inbox(session: Session, institution_id: int, *, step: str | None = None, due
         query = query.where(Enterprise.name.contains(enterprise, autoescape=True))
     if assignee:
         query = query.where(TaskRow.assignee == assignee)
+    if claimed is not None:
+        query = query.where(TaskRow.assignee.is_not(None) if claimed else TaskRow.assignee.is_(None))
     query = query.order_by(TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.id).limit(limit)
     return [InboxRow(task, application, name) for task, application, name in session.execute(query)]
 

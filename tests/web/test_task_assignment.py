@@ -66,3 +66,22 @@ def scalar_all(engine):
     with engine.transaction() as session:
         return list(session.scalars(sa.select(AuditEvent.action).where(
             AuditEvent.action.like("task_%")).order_by(AuditEvent.id)))
+
+
+def test_the_inbox_filters_claimed_and_unclaimed_tasks(browser, parties, engine):
+    _apply(browser, parties)
+    _apply(browser, parties)
+    officer = browser("officer-a")
+    first = scalar(engine, sa.select(sa.func.min(TaskRow.id)))
+    officer.post(f"/inbox/tasks/{first}/claim")
+
+    def listed(query):
+        page = officer.get(f"/inbox?{query}").get_data(as_text=True)
+        return page.count('action="/inbox/tasks/')  # forms per row: claim or give back, and assign
+
+    assert listed("") == 4
+    assert listed("status=claimed") == 2 and "Give back" in officer.get("/inbox?status=claimed&lang=en").get_data(
+        as_text=True)
+    assert listed("status=unclaimed") == 2 and ">Claim<" in officer.get("/inbox?status=unclaimed&lang=en").get_data(
+        as_text=True)
+    assert listed("status=nonsense") == 4
