@@ -12,6 +12,7 @@ from engine.errors import ConcurrencyConflict, InvalidTransition, NotFound, Vali
 from engine.loans import queries, services
 from engine.loans.actors import ENTERPRISE
 from web.auth import current_actor
+from web.labels import translate
 from web.pages import engine, roles_required
 
 bp = Blueprint("enterprise", __name__, url_prefix="/my/applications")
@@ -96,7 +97,7 @@ def withdraw(reference: str) -> Response:
     except NotFound:
         abort(404)
     except (ConcurrencyConflict, InvalidTransition, ValidationFailed) as error:
-        flash(_("The application could not be withdrawn: %(reason)s", reason=error.message), "error")
+        flash(_("The application could not be withdrawn: %(reason)s", reason=translate(error.message)), "error")
         return redirect(url_for("enterprise.show", reference=reference))
     flash(_("Your application was withdrawn."), "success")
     return redirect(url_for("enterprise.show", reference=reference))

@@ -110,7 +110,7 @@ def take_step(reference: str, step: str) -> Response | tuple[str, int]:
     except ValidationFailed as error:
         return _application_page(reference, error.errors, form.to_dict(), 422)
     except (ConcurrencyConflict, InvalidTransition) as error:
-        flash(_("This step could not be taken: %(reason)s", reason=error.message), "error")
+        flash(_("This step could not be taken: %(reason)s", reason=translate(error.message)), "error")
         return redirect(url_for("inbox.show", reference=reference))
     flash(_("Saved."), "success")
     return redirect(url_for("inbox.show", reference=reference))

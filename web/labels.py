@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from flask_babel import get_translations
@@ -40,9 +41,25 @@ MESSAGES = [
 ]
 
 
+# Validation messages that carry numbers, as patterns and their translatable templates.
+PATTERNS = [
+    (re.compile(r"Length must be between (?P<min>\d+) and (?P<max>\d+)\."),
+     _l("Length must be between %(min)s and %(max)s.")),
+    (re.compile(r"Longer than maximum length (?P<max>\d+)\."), _l("Longer than maximum length %(max)s.")),
+    (re.compile(r"Shorter than minimum length (?P<min>\d+)\."), _l("Shorter than minimum length %(min)s.")),
+]
+
+
 def translate(message: str) -> str:
-    """The translation of an engine message if there is one, else the message itself (no % formatting)."""
-    return get_translations().gettext(message)
+    """The translation of an engine message if there is one, else the message itself."""
+    translated = get_translations().gettext(message)
+    if translated != message:
+        return translated
+    for pattern, template in PATTERNS:
+        match = pattern.fullmatch(message)
+        if match:
+            return str(template) % match.groupdict()
+    return message
 
 
 def init_app(app) -> None:  # noqa: ANN001 - Flask app
