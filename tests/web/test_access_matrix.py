@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from flask import url_for
 
-from engine.models import AuditEvent, LoanApplication
+from engine.models import AuditEvent, LoanApplication, TaskRow
 from tests.conftest import scalar
 
 
@@ -77,3 +78,72 @@ def test_nul_characters_in_forms_are_refused(browser, parties, engine):
         "purpose": "a\x00b", "authorize": "yes"})
     assert response.status_code == 400
     assert scalar(engine, sa.select(sa.func.count()).select_from(LoanApplication)) == 0
+
+
+# Who may use each page or action of the web app (API excluded: tests/api has its own matrix).
+# "A" means staff of institution A (whose application is used); everyone else must get 404, or be
+# sent to sign in when anonymous. A new route fails this test until it is declared here.
+PUBLIC = {"static", "assets.vendor", "auth.login", "auth.logout", "home.index", "home.healthz"}
+STAFF_A = {"officer-a", "bank-admin-a"}
+AUDIENCE = {
+    "inbox.index": STAFF_A | {"officer-b"},
+    "inbox.show": STAFF_A, "inbox.reveal_contact": STAFF_A, "inbox.take_step": STAFF_A,
+    "inbox.task_assignment": STAFF_A,
+    "enterprise.index": {"ent-user", "other-user"}, "enterprise.new": {"ent-user", "other-user"},
+    "enterprise.create": {"ent-user", "other-user"},
+    "enterprise.show": {"ent-user"}, "enterprise.withdraw": {"ent-user"},
+    "process_view.position": STAFF_A | {"ent-user", "supervisor"},
+    "supervision.board": {"supervisor"}, "supervision.breaches_csv": {"supervisor"},
+}
+USERS = ["ent-user", "other-user", "officer-a", "officer-b", "bank-admin-a", "supervisor", "author", "admin"]
+FORMS = {"inbox.take_step": {"note": "x"}, "inbox.task_assignment": {"assignee": "officer-a"},
+         "enterprise.withdraw": {"reason": "x"}}
+
+
+def _audience(endpoint: str) -> set[str]:
+    if endpoint.startswith("admin."):
+        return {"admin"}
+    if endpoint.startswith("supervision."):
+        return AUDIENCE.get(endpoint, {"supervisor"})
+    assert endpoint in AUDIENCE, f"declare who may use {endpoint} in AUDIENCE"
+    return AUDIENCE[endpoint]
+
+
+def _routes(web_app, reference, task_id):
+    values = {"reference": reference, "step": "accept", "task_id": task_id, "action": "unclaim", "user_id": 1,
+              "institution_id": 1, "product_id": 1}
+    for rule in web_app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC or rule.rule.startswith("/api/"):
+            continue
+        with web_app.test_request_context():
+            path = url_for(rule.endpoint, **{name: values[name] for name in rule.arguments})
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, path
+
+
+def test_every_page_and_action_refuses_everyone_outside_its_audience(browser, web_app, reference, engine):
+    task_id = scalar(engine, sa.select(TaskRow.id).where(TaskRow.state == "open"))
+    browser("officer-a").post(f"/inbox/tasks/{task_id}/claim")  # so that "unclaim" would change something
+    routes = list(_routes(web_app, reference, task_id))
+    assert len(routes) >= 15
+    clients = {user: browser(user) for user in USERS}
+    anonymous = browser()
+    before = (_events(engine), scalar(engine, sa.select(LoanApplication.status)),
+              scalar(engine, sa.select(TaskRow.assignee).where(TaskRow.id == task_id)))
+    checked = 0
+    for endpoint, method, path in routes:
+        allowed = _audience(endpoint)
+        for user, client in clients.items():
+            if user in allowed:
+                continue
+            response = client.get(path) if method == "GET" else client.post(path, FORMS.get(endpoint, {}))
+            assert response.status_code == 404, (user, method, path, response.status_code)
+            checked += 1
+        response = anonymous.get(path) if method == "GET" else anonymous.post(path, FORMS.get(endpoint, {}))
+        assert response.status_code in (302, 400), (method, path)
+        if response.status_code == 302:
+            assert "/login" in response.headers["Location"], path
+    assert checked > 50
+    after = (_events(engine), scalar(engine, sa.select(LoanApplication.status)),
+             scalar(engine, sa.select(TaskRow.assignee).where(TaskRow.id == task_id)))
+    assert after == before
