@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from engine.errors import ConcurrencyConflict, InvalidTransition, NotFound, ValidationFailed
 from engine.loans import queries, services
 from engine.loans.actors import ENTERPRISE
+from engine.loans.punctuality import step_punctuality
 from web.auth import current_actor
 from web.labels import translate
 from web.pages import engine, roles_required
@@ -85,7 +86,9 @@ def show(reference: str) -> str:
         except NotFound:
             abort(404)
         events = [e for e in queries.timeline(session, application.id) if e.action != "viewed"]
-    return render_template("enterprise/application.html", application=application, events=events)
+        punctuality = step_punctuality(session, application)
+    return render_template("enterprise/application.html", application=application, events=events,
+                           punctuality=punctuality)
 
 
 @bp.post("/<reference>/withdraw")

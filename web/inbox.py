@@ -13,6 +13,7 @@ from engine import privacy
 from engine.errors import ConcurrencyConflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from engine.loans import assignment, queries, services
 from engine.loans.actors import INSTITUTION_ADMIN, OFFICER
+from engine.loans.punctuality import step_punctuality
 from engine.working_days import SHANGHAI
 from web.auth import current_actor
 from web.labels import translate
@@ -67,8 +68,10 @@ def _application_page(reference: str, errors: dict[str, list[str]] | None = None
         contact = (privacy.reveal_enterprise_contact(session, now, actor, application) if reveal
                    else privacy.enterprise_contact(session, application))
         events = queries.timeline(session, application.id)
+        punctuality = step_punctuality(session, application)
     return render_template("inbox/application.html", application=application, tasks=tasks, events=events,
-                           contact=contact, errors=errors or {}, form=form or {}, shanghai=SHANGHAI), status
+                           punctuality=punctuality, contact=contact, errors=errors or {}, form=form or {},
+                           shanghai=SHANGHAI), status
 
 
 @bp.get("/<reference>")

@@ -113,3 +113,19 @@ def test_session_cookie_is_httponly(browser):
     response = browser().login("officer-a")
     cookie = response.headers.get("Set-Cookie", "")
     assert "HttpOnly" in cookie and re.search("SameSite=Lax", cookie)
+
+
+def test_the_timeline_says_which_steps_were_on_time_and_how_late_the_others(browser, parties, engine, clock):
+    enterprise = browser("ent-user")
+    _apply(enterprise, parties)
+    reference = _reference(engine)
+    clock.advance(days=12)  # 2026-10-12 10:00: two days past the acceptance deadline (10-10 24:00)
+    officer = browser("officer-a")
+    assert officer.post(f"/inbox/{reference}/accept", {}).status_code == 302
+    assert officer.post(f"/inbox/{reference}/decision", {"decision": "reject", "reason": "No"}).status_code == 302
+    for page in (officer.get(f"/inbox/{reference}?lang=en"), enterprise.get(f"/my/applications/{reference}?lang=en")):
+        items = page.get_data(as_text=True).split('<ol class="timeline">')[1].split("</ol>")[0].split("<li>")
+        accepted = next(item for item in items if "Accepted by the bank" in item)
+        rejected = next(item for item in items if "— Rejected" in item)
+        assert "1 working day late" in accepted and "on time" not in accepted
+        assert "on time" in rejected
