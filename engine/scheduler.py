@@ -8,6 +8,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from engine.housekeeping import purge_expired
 from engine.runtime import Engine
 from engine.timers import sweep_due_timers
 
@@ -20,11 +21,19 @@ def _sweep_job(engine: Engine, batch_size: int) -> None:
         log.info("Fired %s timers on %s instances (%s failed)", result.claimed, result.instances, result.failed)
 
 
+def _housekeeping_job(engine: Engine) -> None:
+    purged = purge_expired(engine)
+    log.info("Housekeeping: purged %s idempotency records, %s sign-in failures, %s expired tokens",
+             purged.idempotency_records, purged.login_failures, purged.user_tokens)
+
+
 def configure(scheduler: BaseScheduler, engine: Engine, interval_seconds: int, batch_size: int) -> BaseScheduler:
     scheduler.add_job(
         _sweep_job, "interval", seconds=interval_seconds, args=(engine, batch_size),
         id="timer_sweep", max_instances=1, coalesce=True, replace_existing=True,
     )
+    scheduler.add_job(_housekeeping_job, "interval", hours=1, args=(engine,), id="housekeeping",
+                      max_instances=1, coalesce=True, replace_existing=True)
     return scheduler
 
 

@@ -15,6 +15,7 @@ from engine.bootstrap import prepare
 from engine.definitions import deploy
 from engine.demo import load_demo_data
 from engine.errors import EngineError, ModelError
+from engine.housekeeping import purge_expired
 from engine.migrate import upgrade
 from engine.runtime import Engine
 from engine.timers import sweep_due_timers
@@ -154,6 +155,15 @@ def sweep() -> None:
     click.echo(f"Fired timers: {result.claimed} on {result.instances} instances; failed: {result.failed}")
 
 
+@click.command("purge")
+@with_appcontext
+def purge() -> None:
+    """Forget expired idempotency records, old sign-in failures and long-expired user tokens (also hourly)."""
+    purged = purge_expired(_ready())
+    click.echo(f"Purged: {purged.idempotency_records} idempotency records, {purged.login_failures} sign-in failures, "
+               f"{purged.user_tokens} user tokens")
+
+
 @click.command("worker")
 @with_appcontext
 def worker() -> None:
@@ -169,5 +179,5 @@ def worker() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_db, deadline, calendar_group, deploy_command, api_key_group, sweep, worker):
+    for command in (init_db, deadline, calendar_group, deploy_command, api_key_group, sweep, purge, worker):
         app.cli.add_command(command)

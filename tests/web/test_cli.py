@@ -75,6 +75,8 @@ def test_init_db_with_demo_data_then_sweep(app):
     assert "Demo data already present." in again.output
     swept = runner.invoke(args=["sweep"])
     assert swept.exit_code == 0 and "Fired timers: 0" in swept.output
+    purged = runner.invoke(args=["purge"])
+    assert purged.exit_code == 0 and "Purged: 0 idempotency records" in purged.output
 
 
 def test_landing_page_shows_no_figures_to_anonymous_users_in_chinese_and_english(app):
