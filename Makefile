@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
+# The browser tests drive Debian's chromium (Playwright's own browser download does not work here).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test test-sqlite test-postgres bench lint clean translations
 
@@ -19,6 +22,10 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
 
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 translations: $(STAMP)
 	$(BIN)/pybabel compile -d web/translations
 
@@ -28,7 +35,7 @@ run: $(STAMP) $(NPM_STAMP) translations
 	SCHEDULER_ENABLED=1 $(BIN)/waitress-serve --listen=127.0.0.1:$(PORT) --threads=8 --call web:create_app
 
 # The suite on the embedded default (SQLite); set DATABASE_URL to run it on PostgreSQL.
-test: $(STAMP) $(NPM_STAMP) translations
+test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) translations
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
