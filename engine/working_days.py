@@ -144,6 +144,16 @@ class WorkingDayCalendar:
         last = (due.astimezone(SHANGHAI) - timedelta(microseconds=1)).date().toordinal()
         return sum(1 for ordinal in range(today + 1, last + 1) if self._is_workday_ordinal(ordinal))
 
+    def working_days_between(self, start: datetime, end: datetime) -> int:
+        """Working days elapsed from `start` to `end`, counted like a period (Civil Code art. 201).
+
+        The start's own Shanghai day is not counted; every working day after it up to and including
+        the end's day is. Acting on the day of the event is 0; the next working day is 1.
+        """
+        first = start.astimezone(SHANGHAI).date().toordinal() + 1
+        last = end.astimezone(SHANGHAI).date().toordinal()
+        return sum(1 for ordinal in range(first, last + 1) if self._is_workday_ordinal(ordinal))
+
     def year_rules(self, year: int) -> list[DayRule]:
         """The rules of `year`, sorted by day, for display."""
         return sorted((r for r in self._rules.values() if r.day.year == year), key=lambda r: r.day)

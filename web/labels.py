@@ -16,6 +16,9 @@ STATUS = {
     "rejected": _l("Rejected"), "disbursed": _l("Disbursed"), "settled": _l("Settled"),
     "withdrawn": _l("Withdrawn"),
 }
+INSTITUTION_STATUS = {
+    "active": _l("Active"), "warned": _l("Warned"), "suspended": _l("Suspended"), "exited": _l("Exited"),
+}
 STEP = {"Accept": _l("Accept"), "Decide": _l("Credit decision"), "Disburse": _l("Disburse"), "Settle": _l("Settle")}
 ACTION = {
     "submitted": _l("Application submitted"), "accepted": _l("Accepted by the bank"),
@@ -63,6 +66,7 @@ def translate(message: str) -> str:
 
 
 def init_app(app) -> None:  # noqa: ANN001 - Flask app
-    app.jinja_env.globals.update(STATUS=STATUS, STEP=STEP, ACTION=ACTION, translate=translate,
+    app.jinja_env.globals.update(STATUS=STATUS, STEP=STEP, INSTITUTION_STATUS=INSTITUTION_STATUS, ACTION=ACTION,
+                                 translate=translate,
                                  shanghai_tz=SHANGHAI, one_day=timedelta(days=1),
                                  mask_account=mask_account)

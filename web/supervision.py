@@ -5,15 +5,20 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Flask, Response, render_template, request
+from flask import Blueprint, Flask, Response, abort, render_template, request
 from flask_babel import gettext as _
 
-from engine.loans import queries
+from engine import privacy
+from engine.errors import NotFound
+from engine.loans import metrics, queries
 from engine.loans.actors import SUPERVISOR
+from engine.loans.punctuality import step_punctuality
 from engine.models import Institution
+from web.auth import current_actor
 from web.pages import engine, roles_required
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
+TREND_WEEKS = 12
 
 
 def _breach_filters() -> dict:
@@ -27,15 +32,46 @@ def _breach_filters() -> dict:
 @bp.get("")
 @roles_required(SUPERVISOR)
 def board() -> str:
-    """Show today's numbers, each institution's record and the latest breaches."""
+    """Show today's numbers, each institution's record, the weekly trend and the latest breaches."""
     filters = _breach_filters()
+    now = engine().clock.now()
     with engine().reading() as session:
-        summary = queries.platform_summary(session)
-        institutions = session.query(Institution).order_by(Institution.id).all()
-        cards = [(institution, queries.scorecard(session, institution.id)) for institution in institutions]
+        figures = metrics.today(session, now)
+        records = metrics.institution_records(session)
+        trend = metrics.weekly_trend(session, now, weeks=TREND_WEEKS)
         breaches = queries.list_breaches(session, limit=200, **filters).items
-    return render_template("supervision/board.html", summary=summary, cards=cards, breaches=breaches,
-                           institutions=institutions, args=request.args)
+    institutions = [record.institution for record in records]
+    chart = {
+        "weeks": [week.start.isoformat() for week in trend],
+        "breaches": [week.breaches for week in trend],
+        "acceptance": [_percent(week.on_time_acceptance_rate) for week in trend],
+        "decision": [_percent(week.on_time_decision_rate) for week in trend],
+        "labels": {"breaches": _("SLA breaches"), "acceptance": _("On-time acceptance"),
+                   "decision": _("On-time decision")},
+    }
+    return render_template("supervision/board.html", figures=figures, records=records, trend=trend, chart=chart,
+                           breaches=breaches, institutions=institutions, args=request.args)
+
+
+@bp.get("/applications/<reference>")
+@roles_required(SUPERVISOR)
+def application(reference: str) -> str:
+    """Any application, read-only: its facts, the applicant (masked), the diagram and the timeline."""
+    with engine().reading() as session:
+        try:
+            found = queries.application_for(session, current_actor(), reference)
+        except NotFound:
+            abort(404)
+        contact = privacy.enterprise_contact(session, found)
+        events = queries.timeline(session, found.id)
+        punctuality = step_punctuality(session, found)
+        institution = session.get(Institution, found.institution_id)
+    return render_template("supervision/application.html", application=found, contact=contact, events=events,
+                           punctuality=punctuality, institution=institution)
+
+
+def _percent(rate: float | None) -> float | None:
+    return round(rate * 100, 1) if rate is not None else None
 
 
 @bp.get("/breaches.csv")

@@ -242,6 +242,9 @@ def _institution_step(
         before, now = application.status, engine.clock.now()
         task_data = apply(application, now)
         application.updated_at = now
+        if sla_kind == "decision":
+            application.decision_working_days = operation.calendar.working_days_between(
+                application.submitted_at, now)
         operation.complete(task, task_data)
         if sla_kind is not None:
             _close_open_breaches(session, application, now, "acted", operation, kinds=(sla_kind,))

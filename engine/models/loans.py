@@ -77,6 +77,8 @@ class LoanApplication(Base):
     decision_due_provisional: Mapped[bool] = mapped_column(default=False)
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(sa.String(100))
+    # Working days from the submission to the decision (the supervisors' median), set on decision.
+    decision_working_days: Mapped[int | None]
     approved_amount: Mapped[Decimal | None] = mapped_column(Money())
     annual_rate: Mapped[Decimal | None] = mapped_column(Rate())
     approved_term_months: Mapped[int | None]

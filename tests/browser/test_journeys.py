@@ -113,6 +113,13 @@ def test_the_supervisor_sees_a_breach_appear_once_the_clock_passes_the_deadline(
     row = supervisor.locator("tr", has_text=reference)
     expect(row).to_contain_text("Acceptance")
     expect(row).to_contain_text("2026-10-10 24:00")
+    expect(supervisor.locator("#chart-breaches")).to_have_attribute("data-rendered", "true")
+    expect(supervisor.locator("#chart-rates")).to_have_attribute("data-rendered", "true")
+
+    row.get_by_role("link", name=reference).click()
+    expect(supervisor.get_by_role("heading", level=1)).to_have_text(f"{reference} — Submitted")
+    expect(supervisor.locator("#process-diagram")).to_have_attribute("data-rendered", "true")
+    expect(supervisor.locator('[data-element-id="Accept_Deadline"].position-fired')).to_have_count(1)
 
 
 def test_switching_the_language(open_page):

@@ -13,8 +13,10 @@ from tests.conftest import cst, scalar
 def test_the_sweep_job_fires_due_timers_and_never_overlaps_itself(engine, submit, clock):
     submit()
     background = scheduler.configure(BackgroundScheduler(), engine, interval_seconds=15, batch_size=10)
-    [job] = background.get_jobs()
+    job, housekeeping = background.get_jobs()
     assert job.id == "timer_sweep" and job.trigger.interval.total_seconds() == 15
+    assert housekeeping.id == "housekeeping" and housekeeping.trigger.interval.total_seconds() == 3600
+    housekeeping.func(*housekeeping.args)  # runs, with nothing to purge
     assert job.max_instances == 1 and job.coalesce is True
 
     job.func(*job.args)  # nothing due yet
@@ -33,6 +35,6 @@ def test_the_web_app_starts_the_scheduler_only_when_configured(tmp_path):
     busy = create_app({"TESTING": True, "DATABASE_URL": url, "SCHEDULER_ENABLED": True})
     try:
         assert busy.extensions["scheduler"].running
-        assert [job.id for job in busy.extensions["scheduler"].get_jobs()] == ["timer_sweep"]
+        assert [job.id for job in busy.extensions["scheduler"].get_jobs()] == ["timer_sweep", "housekeeping"]
     finally:
         busy.extensions["scheduler"].shutdown(wait=False)

@@ -274,3 +274,17 @@ def test_malformed_schedules_are_refused_with_the_line_number(text, line):
     assert info.value.line == line
     assert str(info.value).startswith(f"line {line}: ")
     assert isinstance(info.value, CalendarError) and isinstance(info.value, ValueError)
+
+
+def test_working_days_between_counts_like_a_period_across_national_day():
+    from engine.working_days import SHANGHAI
+
+    calendar = CALENDAR
+    submitted = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
+    assert calendar.working_days_between(submitted, datetime(2026, 9, 30, 23, 0, tzinfo=SHANGHAI)) == 0
+    # 10-01..10-07 are holidays; 10-08 (Thu), 10-09 (Fri), 10-10 (Saturday make-up workday).
+    assert calendar.working_days_between(submitted, datetime(2026, 10, 8, 9, 0, tzinfo=SHANGHAI)) == 1
+    assert calendar.working_days_between(submitted, datetime(2026, 10, 11, 9, 0, tzinfo=SHANGHAI)) == 3
+    assert calendar.working_days_between(submitted, datetime(2026, 10, 12, 9, 0, tzinfo=SHANGHAI)) == 4
+    # Late at night UTC is already the next day in Shanghai.
+    assert calendar.working_days_between(submitted, datetime(2026, 10, 7, 16, 30, tzinfo=UTC)) == 1

@@ -29,3 +29,56 @@ def test_only_supervisors_see_the_board(browser):
         assert browser(username).get("/supervision").status_code == 404
         assert browser(username).get("/supervision/breaches.csv").status_code == 404
     assert browser().get("/supervision").status_code == 302
+
+
+def test_the_board_shows_each_institutions_record_and_the_weekly_figures(browser, parties, engine, clock):
+    from datetime import date
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+
+    from engine.loans import services
+    from engine.models import LoanApplication
+    from tests.conftest import APPROVAL, scalar
+
+    browser("ent-user").post("/my/applications/new", {
+        "product": f"{parties.bank_a_id}:{parties.product_a_id}", "amount": "1000000.00", "term_months": "12",
+        "purpose": "x", "authorize": "yes"})
+    reference = scalar(engine, sa.select(LoanApplication.reference))
+    services.accept(engine, parties.officer_a, reference)
+    clock.set(cst("2026-10-09 10:00"))
+    services.approve(engine, parties.officer_a, reference, {**APPROVAL, "amount": Decimal("1234567.89")})
+    services.disburse(engine, parties.officer_a, reference, {
+        "contract_number": "HT-1", "amount": Decimal("1000000.00"), "disbursed_on": date(2026, 10, 9)})
+
+    page = browser("supervisor").get("/supervision?lang=en").get_data(as_text=True)
+    bank_a_row = page.split("<td>Bank A</td>")[1].split("</tr>")[0]
+    cells = [cell.split("</td>")[0] for cell in bank_a_row.split("<td")[1:]]
+    # status, applications, on-time acceptance, on-time decision, approval, median, open breaches, amounts
+    assert [c.split(">", 1)[1] for c in cells] == [
+        "Active", "1", "100.0%", "100.0%", "100.0%", "2.0", "0", "1,234,567.89", "1,000,000.00"]
+    assert "Today, 2026-10-09" in page
+    trend = page.split('id="trend-table"')[1].split("</table>")[0]
+    assert "<td>2026-10-05</td><td>0</td><td>0</td><td>—</td><td>1</td><td>100.0%</td>" in trend
+    assert '<script type="application/json" id="chart-data">' in page
+
+
+def test_the_supervisor_reads_any_application_with_the_applicant_masked(browser, parties, engine):
+    import sqlalchemy as sa
+
+    from engine.models import AuditEvent, Enterprise, LoanApplication
+    from tests.conftest import scalar
+
+    with engine.transaction() as session:
+        session.get(Enterprise, parties.enterprise.enterprise_id).contact_phone = "13912345678"
+    browser("ent-user").post("/my/applications/new", {
+        "product": f"{parties.bank_a_id}:{parties.product_a_id}", "amount": "1000.00", "term_months": "12",
+        "purpose": "x", "authorize": "yes"})
+    reference = scalar(engine, sa.select(LoanApplication.reference))
+    response = browser("supervisor").get(f"/supervision/applications/{reference}?lang=en")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Bank A" in page and "139****5678" in page and "13912345678" not in page
+    assert f'data-src="/applications/{reference}/process.json"' in page
+    assert scalar(engine, sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "viewed")) == 0  # a supervisor's read is not a disclosure to an institution
+    assert browser("supervisor").get("/supervision/applications/LA-NONE").status_code == 404
