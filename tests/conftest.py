@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from engine import access
 from engine.bootstrap import build_engine, prepare
 from engine.clock import ControlledClock
 from engine.database import create_db_engine
@@ -21,6 +22,12 @@ from engine.runtime import Engine
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
 CST = datetime.fromisoformat("2026-01-01T00:00:00+08:00").tzinfo
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch):
+    """Hash test passwords with one PBKDF2 round instead of scrypt (test_password_hashing checks the real one)."""
+    monkeypatch.setattr(access, "PASSWORD_HASH_METHOD", "pbkdf2:sha256:1")
 
 
 def cst(text: str) -> datetime:

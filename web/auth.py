@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import session as cookie_session
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
@@ -42,9 +43,15 @@ def _web_user(account: UserAccount) -> WebUser:
 def _load_user(user_id: str) -> WebUser | None:
     if not user_id.isdigit():
         return None
-    with current_app.extensions["engine"].reading() as session:
-        account = session.get(UserAccount, int(user_id))
-        return _web_user(account) if account is not None and account.active else None
+    with current_app.extensions["engine"].reading() as db:
+        account = db.get(UserAccount, int(user_id))
+        if account is not None and account.active:
+            return _web_user(account)
+    # Deactivated (or removed): sign the session out for good, so that reactivating the account
+    # does not bring an old session back to life.
+    for key in ("_user_id", "_fresh", "_id"):
+        cookie_session.pop(key, None)
+    return None
 
 
 def current_actor() -> Actor:
