@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
@@ -30,25 +32,34 @@ class WebUser(UserMixin):
     role: str
     display_name: str
     actor: Actor
+    password_mark: str
 
     def get_id(self) -> str:
-        return str(self.id)
+        # The session names the account and the password it was opened with (as Django does), so
+        # that a password reset signs every other session of the account out.
+        return f"{self.id}.{self.password_mark}"
+
+
+def _password_mark(account: UserAccount) -> str:
+    key = current_app.secret_key.encode() if isinstance(current_app.secret_key, str) else current_app.secret_key
+    return hmac.new(key, account.password_hash.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def _web_user(account: UserAccount) -> WebUser:
-    return WebUser(account.id, account.username, account.role, account.display_name, actor_for_user(account))
+    return WebUser(account.id, account.username, account.role, account.display_name, actor_for_user(account),
+                   _password_mark(account))
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> WebUser | None:
-    if not user_id.isdigit():
-        return None
-    with current_app.extensions["engine"].reading() as db:
-        account = db.get(UserAccount, int(user_id))
-        if account is not None and account.active:
-            return _web_user(account)
-    # Deactivated (or removed): sign the session out for good, so that reactivating the account
-    # does not bring an old session back to life.
+def _load_user(session_id: str) -> WebUser | None:
+    user_id, _sep, mark = session_id.partition(".")
+    if user_id.isdigit() and len(user_id) < 10:
+        with current_app.extensions["engine"].reading() as db:
+            account = db.get(UserAccount, int(user_id))
+            if account is not None and account.active and hmac.compare_digest(mark, _password_mark(account)):
+                return _web_user(account)
+    # Deactivated, removed or its password changed: sign the session out for good, so that
+    # reactivating the account does not bring an old session back to life.
     for key in ("_user_id", "_fresh", "_id"):
         cookie_session.pop(key, None)
     return None

@@ -238,10 +238,13 @@ def test_a_password_reset_replaces_the_old_password(admin, browser, engine):
     user_id = _user_id(engine, "ent-user")
     page = admin.get(f"/admin/users/{user_id}/password")
     assert page.status_code == 200 and "ent-user" in page.get_data(as_text=True)
+    signed_in = browser("ent-user")
+    assert signed_in.get("/my/applications").status_code == 200
 
     response = admin.post(f"/admin/users/{user_id}/password",
                           {"password": NEW_PASSWORD, "password_again": NEW_PASSWORD})
     assert response.status_code == 302
+    assert signed_in.get("/my/applications").status_code == 302  # the reset signed the old session out
     assert browser().login("ent-user", PASSWORD).status_code == 401
     assert browser().login("ent-user", NEW_PASSWORD).status_code == 302
     with engine.transaction() as session:
