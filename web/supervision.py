@@ -36,9 +36,7 @@ def board() -> str:
     filters = _breach_filters()
     now = engine().clock.now()
     with engine().reading() as session:
-        figures = metrics.today(session, now)
-        records = metrics.institution_records(session)
-        trend = metrics.weekly_trend(session, now, weeks=TREND_WEEKS)
+        figures, records, trend = metrics.board(session, now, weeks=TREND_WEEKS)
         breaches = queries.list_breaches(session, limit=200, **filters).items
     institutions = [record.institution for record in records]
     chart = {
@@ -46,8 +44,6 @@ def board() -> str:
         "breaches": [week.breaches for week in trend],
         "acceptance": [_percent(week.on_time_acceptance_rate) for week in trend],
         "decision": [_percent(week.on_time_decision_rate) for week in trend],
-        "labels": {"breaches": _("SLA breaches"), "acceptance": _("On-time acceptance"),
-                   "decision": _("On-time decision")},
     }
     return render_template("supervision/board.html", figures=figures, records=records, trend=trend, chart=chart,
                            breaches=breaches, institutions=institutions, args=request.args)
@@ -78,18 +74,17 @@ def _percent(rate: float | None) -> float | None:
 @roles_required(SUPERVISOR)
 def breaches_csv() -> Response:
     """Download the filtered breach list as CSV (UTF-8 with BOM, for spreadsheet programs)."""
-    with engine().reading() as session:
-        rows = queries.list_breaches(session, limit=100_000, **_breach_filters()).items
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow([_("Application"), _("Institution"), _("Kind"), _("Deadline"), _("Breached at"),
                      _("Provisional"), _("Resolved at"), _("Working days late")])
-    for breach, reference in rows:
-        writer.writerow([reference, breach.institution_id, breach.kind, breach.due_at.isoformat(),
-                         breach.breached_at.isoformat(), "1" if breach.provisional else "0",
-                         breach.resolved_at.isoformat() if breach.resolved_at else "",
-                         breach.late_working_days if breach.late_working_days is not None else ""])
+    with engine().reading() as session:
+        for reference, institution, kind, due_at, breached_at, provisional, resolved_at, late in (
+                metrics.breach_export(session, **_breach_filters())):
+            writer.writerow([reference, institution, kind, due_at.isoformat(), breached_at.isoformat(),
+                             "1" if provisional else "0", resolved_at.isoformat() if resolved_at else "",
+                             late if late is not None else ""])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=sla-breaches.csv"})
 

@@ -54,7 +54,15 @@ class LoanApplication(Base):
     """An enterprise's application and what the institution reported at each step."""
 
     __tablename__ = "loan_application"
-    __table_args__ = (sa.Index("ix_application_institution_status", "institution_id", "status"),)
+    __table_args__ = (
+        sa.Index("ix_application_institution_status", "institution_id", "status"),
+        # The supervisors' board: one covering-index pass for every institution's figures, and the
+        # weekly counts of steps taken (engine/loans/metrics.py; see BENCHMARKS.md).
+        sa.Index("ix_application_figures", "institution_id", "decision_working_days", "status", "accepted_at",
+                 "decided_at", "approved_amount", "disbursed_amount"),
+        sa.Index("ix_application_accepted_at", "accepted_at"),
+        sa.Index("ix_application_decided_at", "decided_at"),
+    )
 
     id: Mapped[int] = pk()
     reference: Mapped[str] = mapped_column(sa.String(32), unique=True)

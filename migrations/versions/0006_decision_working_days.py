@@ -22,9 +22,16 @@ def upgrade() -> None:
     """Upgrade schema."""
     with op.batch_alter_table('loan_application', schema=None) as batch_op:
         batch_op.add_column(sa.Column('decision_working_days', sa.Integer(), nullable=True))
+        batch_op.create_index('ix_application_figures', ['institution_id', 'decision_working_days', 'status',
+                              'accepted_at', 'decided_at', 'approved_amount', 'disbursed_amount'], unique=False)
+        batch_op.create_index('ix_application_accepted_at', ['accepted_at'], unique=False)
+        batch_op.create_index('ix_application_decided_at', ['decided_at'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
     with op.batch_alter_table('loan_application', schema=None) as batch_op:
+        batch_op.drop_index('ix_application_decided_at')
+        batch_op.drop_index('ix_application_accepted_at')
+        batch_op.drop_index('ix_application_figures')
         batch_op.drop_column('decision_working_days')

@@ -20,6 +20,10 @@ def test_a_breach_appears_after_the_deadline_passes_and_exports(browser, parties
     csv = supervisor.get(f"/supervision/breaches.csv?institution={parties.bank_a_id}")
     lines = csv.get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert csv.mimetype == "text/csv" and len(lines) == 2 and lines[1].startswith("LA2026")
+    assert lines[1].split(",")[1:3] == ["Bank A", "accept"]
+    figures = supervisor.get("/supervision?lang=en").get_data(as_text=True)
+    assert "<strong>1</strong>Breaches recorded today" in figures
+    assert "<strong>1</strong>Steps overdue" in figures and "<strong>0</strong>Steps due today" in figures
     other = supervisor.get(f"/supervision/breaches.csv?institution={parties.bank_b_id}")
     assert len(other.get_data(as_text=True).splitlines()) == 1
 
@@ -60,7 +64,16 @@ def test_the_board_shows_each_institutions_record_and_the_weekly_figures(browser
     assert "Today, 2026-10-09" in page
     trend = page.split('id="trend-table"')[1].split("</table>")[0]
     assert "<td>2026-10-05</td><td>0</td><td>0</td><td>—</td><td>1</td><td>100.0%</td>" in trend
-    assert '<script type="application/json" id="chart-data">' in page
+    import json
+
+    chart = json.loads(page.split('<script type="application/json" id="chart-data">')[1].split("</script>")[0])
+    assert chart["weeks"][-1] == "2026-10-05" and chart["decision"][-1] == 100.0 and chart["breaches"][-1] == 0
+    assert chart["labels"] == {"breaches": "SLA breaches", "acceptance": "On-time acceptance",
+                               "decision": "On-time decision"}
+    assert '<script src="/vendor/chart.js" defer></script>' in page
+    assert browser("supervisor").get("/vendor/chart.js").status_code == 200
+    chinese = browser("supervisor").get("/supervision").get_data(as_text=True)
+    assert "SLA breaches" not in chinese.split('id="chart-data">')[1].split("</script>")[0]
 
 
 def test_the_supervisor_reads_any_application_with_the_applicant_masked(browser, parties, engine):
