@@ -15,6 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.loans.queries import filter_breaches
 from engine.loans.statuses import OPEN_STATUSES
 from engine.models import Institution, LoanApplication, SlaBreach, TaskRow, TimerRow
 from engine.working_days import SHANGHAI
@@ -286,10 +287,5 @@ def breach_export(session: Session, *, institution_id: int | None = None, kind: 
         SlaBreach.provisional, SlaBreach.resolved_at, SlaBreach.late_working_days,
     ).join(LoanApplication, LoanApplication.id == SlaBreach.application_id).join(
         Institution, Institution.id == SlaBreach.institution_id)
-    if institution_id:
-        query = query.where(SlaBreach.institution_id == institution_id)
-    if kind:
-        query = query.where(SlaBreach.kind == kind)
-    if open_only:
-        query = query.where(SlaBreach.resolved_at.is_(None))
+    query = filter_breaches(query, institution_id=institution_id, kind=kind, open_only=open_only)
     return session.execute(query.order_by(SlaBreach.id))

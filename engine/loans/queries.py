@@ -105,16 +105,23 @@ def open_tasks_of(session: Session, application_ids: list[int]) -> dict[int, lis
     return tasks
 
 
-def list_breaches(session: Session, *, institution_id: int | None = None, kind: str | None = None,
-                  open_only: bool = False, after_id: int | None = None, limit: int = 50) -> Page:
-    query = sa.select(SlaBreach, LoanApplication.reference).join(
-        LoanApplication, LoanApplication.id == SlaBreach.application_id)
+def filter_breaches(query: sa.Select, *, institution_id: int | None = None, kind: str | None = None,
+                    open_only: bool = False) -> sa.Select:
+    """The supervisors' breach filters: one institution, one kind, unresolved only."""
     if institution_id:
         query = query.where(SlaBreach.institution_id == institution_id)
     if kind:
         query = query.where(SlaBreach.kind == kind)
     if open_only:
         query = query.where(SlaBreach.resolved_at.is_(None))
+    return query
+
+
+def list_breaches(session: Session, *, institution_id: int | None = None, kind: str | None = None,
+                  open_only: bool = False, after_id: int | None = None, limit: int = 50) -> Page:
+    query = filter_breaches(sa.select(SlaBreach, LoanApplication.reference).join(
+        LoanApplication, LoanApplication.id == SlaBreach.application_id),
+        institution_id=institution_id, kind=kind, open_only=open_only)
     if after_id:
         query = query.where(SlaBreach.id > after_id)
     rows = list(session.execute(query.order_by(SlaBreach.id).limit(limit + 1)).all())

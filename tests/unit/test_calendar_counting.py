@@ -11,20 +11,9 @@ from engine.working_days import (
     DayRule,
     ScheduleFormatError,
     WorkingDayCalendar,
-    chinese_calendar_rules,
     parse_schedule_csv,
 )
-
-RULES, YEARS = chinese_calendar_rules()
-CALENDAR = WorkingDayCalendar(RULES, YEARS)
-
-
-def cst(text: str) -> datetime:
-    return datetime.fromisoformat(text + "+08:00")
-
-
-def due(start: str, days: int, calendar: WorkingDayCalendar = CALENDAR) -> str:
-    return calendar.add_working_days(cst(start), days).due.isoformat()
+from tests.unit.calendar_helpers import CALENDAR, RULES, YEARS, cst, due
 
 
 def test_the_official_years_come_from_chinese_calendar():

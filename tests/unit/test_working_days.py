@@ -16,23 +16,9 @@ from engine.working_days import (
     Deadline,
     ScheduleFormatError,
     WorkingDayCalendar,
-    chinese_calendar_rules,
     parse_schedule_csv,
 )
-
-RULES, YEARS = chinese_calendar_rules()
-CALENDAR = WorkingDayCalendar(RULES, YEARS)
-
-
-def cst(text: str) -> datetime:
-    """An instant written in Beijing time."""
-    return datetime.fromisoformat(text + "+08:00")
-
-
-def due(start: str, days: int, calendar: WorkingDayCalendar = CALENDAR) -> str:
-    """The deadline, as a UTC ISO string, `days` working days after a Beijing-time start."""
-    return calendar.add_working_days(cst(start), days).due.isoformat()
-
+from tests.unit.calendar_helpers import CALENDAR, RULES, YEARS, cst, due
 
 # --- the calendar itself ---------------------------------------------------------------------
 
