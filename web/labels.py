@@ -41,6 +41,8 @@ MESSAGES = [
     _l("This institution does not take new applications at present."), _l("At most four decimal places."),
     _l("Field may not be null."), _l("No such colleague at your institution."), _l("This task is no longer open"),
     _l("Only the assignee or an institution admin can give the task back"), _l("Already claimed by a colleague"),
+    _l("This application can no longer be withdrawn"),
+    _l("The application was changed by someone else at the same time; reload and try again"),
 ]
 
 
@@ -50,6 +52,11 @@ PATTERNS = [
      _l("Length must be between %(min)s and %(max)s.")),
     (re.compile(r"Longer than maximum length (?P<max>\d+)\."), _l("Longer than maximum length %(max)s.")),
     (re.compile(r"Shorter than minimum length (?P<min>\d+)\."), _l("Shorter than minimum length %(min)s.")),
+    (re.compile(r"Application (?P<reference>\S+) is already (?P<status>\w+)"),
+     _l("Application %(reference)s is already %(status)s.")),
+    (re.compile(r"Cannot \w+ application (?P<reference>\S+) while it is (?P<status>\w+)"),
+     _l("Application %(reference)s cannot take this step while it is %(status)s.")),
+    (re.compile(r"The process has no open \w+ task"), _l("The process has no open task for this step.")),
 ]
 
 
@@ -61,7 +68,9 @@ def translate(message: str) -> str:
     for pattern, template in PATTERNS:
         match = pattern.fullmatch(message)
         if match:
-            return str(template) % match.groupdict()
+            values = {name: str(STATUS.get(value, value)) if name == "status" else value
+                      for name, value in match.groupdict().items()}
+            return str(template) % values
     return message
 
 

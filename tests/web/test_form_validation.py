@@ -120,3 +120,14 @@ def test_bad_step_forms(browser, engine, web_app, at_step, step, path, data, mes
             assert f'value="{value}"' in body or f">{value}<" in body, value  # the input is kept
     events_before = before[2] + 1  # the re-rendered page records the officer's view, nothing else
     assert _state(engine)[:2] == before[:2] and _state(engine)[2] == events_before
+
+
+def test_refused_steps_are_explained_in_chinese(browser, engine, at_step, web_app):
+    reference = at_step("Decide")
+    officer = browser("officer-a")
+    response = officer.post(f"/inbox/{reference}/accept", {})  # taken already
+    page = officer.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"申请 {reference} 已是“已受理”状态。" in page
+    response = officer.post(f"/inbox/{reference}/settlement", {"settled_on": "2026-09-30"})  # too early
+    page = officer.get(response.headers["Location"]).get_data(as_text=True)
+    assert f"申请 {reference} 处于“已受理”状态，不能办理此步骤。" in page
