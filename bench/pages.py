@@ -351,7 +351,8 @@ def _write(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
               "SQLite file" + (", then PostgreSQL 15 on 127.0.0.1 (a scratch database)" if args.postgres else "")
               + (" -- WITHOUT the indexes of migration 0006" if args.without_board_indexes else ""))
     figures["slowest_page_ms"] = f"{max(float(value) for value in figures.values()):.1f}"
-    targets = [("slowest_page_ms", "every page at most 300 ms", lambda v: v <= 300)]
+    targets = [("slowest_page_ms", "every page at most 300 ms (our own bar; the issue asks only that pages stay fast)",
+                lambda v: v <= 300)]
     title = f"Pages at {args.applications:,} applications" + (
         " without the board indexes" if args.without_board_indexes else "")
     _write_benchmarks(title, figures, command, detail, targets)
