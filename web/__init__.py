@@ -45,11 +45,13 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         inbox,
         labels,
         process_view,
+        security_headers,
         supervision,
         views,
     )
 
     guards.init_app(app)
+    security_headers.init_app(app)
     i18n.init_app(app)
     assets.init_app(app)
     labels.init_app(app)

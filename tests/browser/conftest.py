@@ -62,12 +62,16 @@ def open_page(chromium, live_server):
     The language is chosen once with `?lang=` (kept in the session), English unless told otherwise.
     """
     contexts = []
+    problems: list[str] = []  # script errors and Content-Security-Policy refusals, on any page
 
     def open_as(username: str | None = None, lang: str = "en") -> Page:
         context = chromium.new_context(base_url=live_server, locale="zh-CN")
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
+        page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+        page.on("console", lambda message: problems.append(f"{page.url}: {message.text}")
+                if message.type == "error" and "Content Security Policy" in message.text else None)
         page.goto(f"/login?lang={lang}")
         if username:
             login(page, username)
@@ -76,3 +80,4 @@ def open_page(chromium, live_server):
     yield open_as
     for context in contexts:
         context.close()
+    assert problems == [], "the pages raised script errors or broke the Content-Security-Policy"

@@ -129,3 +129,13 @@ def test_the_timeline_says_which_steps_were_on_time_and_how_late_the_others(brow
         rejected = next(item for item in items if "— Rejected" in item)
         assert "1 working day late" in accepted and "on time" not in accepted
         assert "on time" in rejected
+
+
+def test_every_response_carries_the_security_headers(browser):
+    client = browser("supervisor")
+    for path in ("/", "/login", "/supervision", "/api/v1/openapi.json", "/vendor/chart.js", "/no-such-page"):
+        headers = client.get(path).headers
+        policy = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-eval" not in policy
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+        assert "Strict-Transport-Security" not in headers  # only when served over HTTPS (production)
