@@ -11,13 +11,13 @@ from werkzeug.wrappers import Response
 
 from engine import privacy
 from engine.errors import ConcurrencyConflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from engine.loans import assignment, queries, services
+from engine.loans import assignment, metrics, queries, services
 from engine.loans.actors import INSTITUTION_ADMIN, OFFICER
 from engine.loans.punctuality import step_punctuality
 from engine.working_days import SHANGHAI
 from web.auth import current_actor
 from web.labels import translate
-from web.pages import countdown, engine, roles_required
+from web.pages import TREND_WEEKS, countdown, engine, roles_required, weekly_chart
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 STAFF = (OFFICER, INSTITUTION_ADMIN)
@@ -50,6 +50,18 @@ def index() -> str:
         team = assignment.colleagues(session, current_actor().institution_id)
     items = [(row, countdown(calendar, now, row.task.due_at, row.task.due_provisional)) for row in rows]
     return render_template("inbox/index.html", items=items, args=args, team=team)
+
+
+@bp.get("/record")
+@roles_required(*STAFF)
+def record() -> str:
+    """My institution's record as the supervisors see it, and its weekly trend."""
+    institution_id = current_actor().institution_id
+    now = engine().clock.now()
+    with engine().reading() as session:
+        own = metrics.institution_record(session, institution_id)
+        trend = metrics.weekly_trend(session, now, weeks=TREND_WEEKS, institution_id=institution_id)
+    return render_template("inbox/record.html", record=own, trend=trend, chart=weekly_chart(trend))
 
 
 def _application_page(reference: str, errors: dict[str, list[str]] | None = None,

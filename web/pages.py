@@ -54,3 +54,19 @@ def countdown(calendar: WorkingDayCalendar, now: datetime, due: datetime | None,
 
 def engine() -> Any:
     return current_app.extensions["engine"]
+
+
+TREND_WEEKS = 12
+
+
+def weekly_chart(trend: list) -> dict[str, list]:
+    """The weekly figures as the charts' JSON (rates in percent, None where nothing was decided)."""
+    def percent(rate: float | None) -> float | None:
+        return round(rate * 100, 1) if rate is not None else None
+
+    return {
+        "weeks": [week.start.isoformat() for week in trend],
+        "breaches": [week.breaches for week in trend],
+        "acceptance": [percent(week.on_time_acceptance_rate) for week in trend],
+        "decision": [percent(week.on_time_decision_rate) for week in trend],
+    }

@@ -15,10 +15,9 @@ from engine.loans.actors import SUPERVISOR
 from engine.loans.punctuality import step_punctuality
 from engine.models import Institution
 from web.auth import current_actor
-from web.pages import engine, roles_required
+from web.pages import TREND_WEEKS, engine, roles_required, weekly_chart
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
-TREND_WEEKS = 12
 
 
 def _breach_filters() -> dict:
@@ -39,13 +38,8 @@ def board() -> str:
         figures, records, trend = metrics.board(session, now, weeks=TREND_WEEKS)
         breaches = queries.list_breaches(session, limit=200, **filters).items
     institutions = [record.institution for record in records]
-    chart = {
-        "weeks": [week.start.isoformat() for week in trend],
-        "breaches": [week.breaches for week in trend],
-        "acceptance": [_percent(week.on_time_acceptance_rate) for week in trend],
-        "decision": [_percent(week.on_time_decision_rate) for week in trend],
-    }
-    return render_template("supervision/board.html", figures=figures, records=records, trend=trend, chart=chart,
+    return render_template("supervision/board.html", figures=figures, records=records, trend=trend,
+                           chart=weekly_chart(trend),
                            breaches=breaches, institutions=institutions, args=request.args)
 
 
@@ -64,10 +58,6 @@ def application(reference: str) -> str:
         institution = session.get(Institution, found.institution_id)
     return render_template("supervision/application.html", application=found, contact=contact, events=events,
                            punctuality=punctuality, institution=institution)
-
-
-def _percent(rate: float | None) -> float | None:
-    return round(rate * 100, 1) if rate is not None else None
 
 
 @bp.get("/breaches.csv")

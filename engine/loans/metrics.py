@@ -15,6 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.errors import NotFound
 from engine.loans.queries import filter_breaches
 from engine.loans.statuses import OPEN_STATUSES
 from engine.models import Institution, LoanApplication, SlaBreach, TaskRow, TimerRow
@@ -71,7 +72,7 @@ class _ApplicationGroup:
     amount_disbursed: Decimal
 
 
-def _application_groups(session: Session) -> list[_ApplicationGroup]:
+def _application_groups(session: Session, institution_id: int | None = None) -> list[_ApplicationGroup]:
     """One grouped pass over the applications (a covering-index scan, ix_application_figures).
 
     Grouping by working days to decision as well gives each institution's histogram for the
@@ -84,6 +85,8 @@ def _application_groups(session: Session) -> list[_ApplicationGroup]:
         sa.func.count(app.accepted_at), sa.func.count(app.decided_at), sa.func.count(app.approved_amount),
         sa.func.coalesce(sa.func.sum(app.approved_amount), 0), sa.func.coalesce(sa.func.sum(app.disbursed_amount), 0),
     ).group_by(app.institution_id, app.decision_working_days)
+    if institution_id is not None:
+        query = query.where(app.institution_id == institution_id)
     return [_ApplicationGroup(*row[:7], Decimal(row[7]), Decimal(row[8])) for row in session.execute(query)]
 
 
@@ -95,10 +98,12 @@ class _BreachGroup:
     count: int
 
 
-def _breach_groups(session: Session) -> list[_BreachGroup]:
+def _breach_groups(session: Session, institution_id: int | None = None) -> list[_BreachGroup]:
     """The ledger per institution, kind and resolution (None: still open), in one grouped query."""
     query = sa.select(SlaBreach.institution_id, SlaBreach.kind, SlaBreach.resolution, sa.func.count()).group_by(
         SlaBreach.institution_id, SlaBreach.kind, SlaBreach.resolution)
+    if institution_id is not None:
+        query = query.where(SlaBreach.institution_id == institution_id)
     return [_BreachGroup(*row) for row in session.execute(query)]
 
 
@@ -173,8 +178,18 @@ def median_from_histogram(histogram: dict[int, int]) -> float | None:
     return (low + high) / 2
 
 
-def institution_records(session: Session, *, _groups: _Groups | None = None) -> list[InstitutionRecord]:
-    """Every institution's record, from two grouped queries (plus the institutions themselves)."""
+def institution_record(session: Session, institution_id: int) -> InstitutionRecord:
+    """One institution's record (for its own staff), from the same two grouped queries, narrowed."""
+    groups = (_application_groups(session, institution_id), _breach_groups(session, institution_id))
+    records = institution_records(session, _groups=groups, only=institution_id)
+    if not records:
+        raise NotFound(f"Institution {institution_id} doesn't exist.")
+    return records[0]
+
+
+def institution_records(session: Session, *, _groups: _Groups | None = None,
+                        only: int | None = None) -> list[InstitutionRecord]:
+    """Every institution's record (or `only` one), from two grouped queries plus the institutions."""
     applications, ledger = _groups or (_application_groups(session), _breach_groups(session))
     totals: dict[int, list] = defaultdict(lambda: [0, 0, 0, 0, Decimal("0.00"), Decimal("0.00")])
     histograms: dict[int, dict[int, int]] = defaultdict(dict)
@@ -193,7 +208,10 @@ def institution_records(session: Session, *, _groups: _Groups | None = None) -> 
         elif breach.resolution is None:
             open_breaches[breach.institution_id] += breach.count
     records = []
-    for institution in session.scalars(sa.select(Institution).order_by(Institution.id)):
+    institutions = sa.select(Institution).order_by(Institution.id)
+    if only is not None:
+        institutions = institutions.where(Institution.id == only)
+    for institution in session.scalars(institutions):
         total, accepted, decided, approved, amount_approved, amount_disbursed = totals[institution.id]
         records.append(InstitutionRecord(
             institution, total, accepted, accepted - late[(institution.id, "accept")],

@@ -134,6 +134,11 @@ def test_a_rejection_needs_a_reason_which_the_enterprise_then_reads(open_page):
     expect(enterprise.get_by_text("Reason given by the bank: Turnover too low for this amount")).to_be_visible()
     expect(enterprise.locator("ol.timeline")).to_contain_text("Rejected")
 
+    officer.get_by_role("link", name="My institution's record").click()
+    expect(_heading(officer)).to_have_text("My institution's record — Bank A")
+    expect(officer.locator(".figure", has_text="Approval rate").locator("strong")).to_have_text("0.0%")
+    expect(officer.locator("#chart-rates")).to_have_attribute("data-rendered", "true")
+
 
 def test_the_supervisor_sees_a_breach_appear_once_the_clock_passes_the_deadline(open_page, engine, clock):
     reference = _apply(open_page("ent-user"))

@@ -86,7 +86,7 @@ def test_nul_characters_in_forms_are_refused(browser, parties, engine):
 PUBLIC = {"static", "assets.vendor", "auth.login", "auth.logout", "home.index", "home.healthz"}
 STAFF_A = {"officer-a", "bank-admin-a"}
 AUDIENCE = {
-    "inbox.index": STAFF_A | {"officer-b"},
+    "inbox.index": STAFF_A | {"officer-b"}, "inbox.record": STAFF_A | {"officer-b"},  # each sees their own
     "inbox.show": STAFF_A, "inbox.reveal_contact": STAFF_A, "inbox.take_step": STAFF_A,
     "inbox.task_assignment": STAFF_A,
     "enterprise.index": {"ent-user", "other-user"}, "enterprise.new": {"ent-user", "other-user"},

@@ -95,3 +95,19 @@ def test_the_supervisor_reads_any_application_with_the_applicant_masked(browser,
     assert scalar(engine, sa.select(sa.func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "viewed")) == 0  # a supervisor's read is not a disclosure to an institution
     assert browser("supervisor").get("/supervision/applications/LA-NONE").status_code == 404
+
+
+def test_institution_staff_see_their_own_record_and_nobody_elses(browser, parties, engine, clock):
+    from engine.timers import sweep_due_timers as sweep
+
+    browser("ent-user").post("/my/applications/new", {
+        "product": f"{parties.bank_a_id}:{parties.product_a_id}", "amount": "1000.00", "term_months": "12",
+        "purpose": "x", "authorize": "yes"})
+    clock.set(cst("2026-10-11 08:00"))
+    sweep(engine)
+    own = browser("officer-a").get("/inbox/record?lang=en").get_data(as_text=True)
+    assert "My institution's record — Bank A" in own and "Bank B" not in own
+    assert "<strong>1</strong>Open breaches" in own and '<td>2026-10-05</td><td>1</td>' in own
+    other = browser("officer-b").get("/inbox/record?lang=en").get_data(as_text=True)
+    assert "— Bank B" in other and "Bank A" not in other and "<strong>0</strong>Open breaches" in other
+    assert browser("supervisor").get("/inbox/record").status_code == 404
