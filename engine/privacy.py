@@ -67,13 +67,18 @@ def enterprise_contact(session: Session, application: LoanApplication) -> Enterp
                              mask_phone(enterprise.contact_phone), revealed=False)
 
 
+def is_disclosure(actor: Actor) -> bool:
+    """Whether the actor's reads disclose an enterprise's data to an institution."""
+    return actor.role in INSTITUTION_ROLES
+
+
 def record_institution_views(session: Session, now: datetime, actor: Actor,
                              applications: list[LoanApplication], via: str) -> None:
     """Put on record that an institution's user or system saw these applications (来源可溯、去向可查).
 
     Views by the enterprise itself or by supervisors are not disclosures to an institution.
     """
-    if actor.role not in INSTITUTION_ROLES or not applications:
+    if not is_disclosure(actor) or not applications:
         return
     for application in applications:
         record_audit(session, now, actor.id, "viewed", application_id=application.id,

@@ -35,10 +35,17 @@ def _engine():
     return current_app.extensions["engine"]
 
 
+def _unit_of_work(record_view: bool) -> Any:
+    """A read by an institution is a disclosure, put on record, so it writes; any other read only reads."""
+    if record_view and privacy.is_disclosure(current_actor()):
+        return _engine().transaction()
+    return _engine().reading()
+
+
 def _view(reference: str, record_view: bool = False) -> Any:
     """The application as the current actor may see it, with its open tasks."""
-    if record_view:  # a read by an institution is a disclosure, on record like a page view
-        with _engine().transaction() as session:
+    if record_view:
+        with _unit_of_work(record_view) as session:
             application = queries.application_for(session, current_actor(), reference)
             privacy.record_institution_views(session, _engine().clock.now(), current_actor(), [application], "api")
             application.open_tasks = queries.open_tasks_of(session, [application.id]).get(application.id, [])
@@ -62,7 +69,7 @@ class Applications(MethodView):
     @_documented_errors
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the applications I may see (mine, my institution's, or all for supervisors)."""
-        with _engine().transaction() as session:
+        with _unit_of_work(record_view=True) as session:
             page = queries.list_applications(
                 session, current_actor(), status=args.get("status"), step=args.get("step"),
                 due_before=args.get("due_before"), updated_since=args.get("updated_since"),
