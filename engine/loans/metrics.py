@@ -32,8 +32,25 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0), SHANGHAI)
 
 
+class OnTimeRates:
+    """The on-time rates of steps taken, for anything that counts `accepted`, `decided` and how many on time."""
+
+    accepted: int
+    accepted_on_time: int
+    decided: int
+    decided_on_time: int
+
+    @property
+    def on_time_acceptance_rate(self) -> float | None:
+        return _rate(self.accepted_on_time, self.accepted)
+
+    @property
+    def on_time_decision_rate(self) -> float | None:
+        return _rate(self.decided_on_time, self.decided)
+
+
 @dataclass(frozen=True)
-class Today:
+class Today(OnTimeRates):
     """The headline numbers of the board, for the Shanghai date of `now`."""
 
     day: date
@@ -47,14 +64,6 @@ class Today:
     accepted_on_time: int
     decided: int
     decided_on_time: int
-
-    @property
-    def on_time_acceptance_rate(self) -> float | None:
-        return _rate(self.accepted_on_time, self.accepted)
-
-    @property
-    def on_time_decision_rate(self) -> float | None:
-        return _rate(self.decided_on_time, self.decided)
 
 
 @dataclass(frozen=True)
@@ -134,7 +143,7 @@ def today(session: Session, now: datetime, *, _groups: _Groups | None = None) ->
 
 
 @dataclass(frozen=True)
-class InstitutionRecord:
+class InstitutionRecord(OnTimeRates):
     institution: Institution
     applications: int = 0
     accepted: int = 0
@@ -146,14 +155,6 @@ class InstitutionRecord:
     median_working_days_to_decision: float | None = None
     amount_approved: Decimal = Decimal("0.00")
     amount_disbursed: Decimal = Decimal("0.00")
-
-    @property
-    def on_time_acceptance_rate(self) -> float | None:
-        return _rate(self.accepted_on_time, self.accepted)
-
-    @property
-    def on_time_decision_rate(self) -> float | None:
-        return _rate(self.decided_on_time, self.decided)
 
     @property
     def approval_rate(self) -> float | None:
