@@ -69,8 +69,6 @@ ROLE = {
     ENTERPRISE: _l("Enterprise user"), OFFICER: _l("Bank officer"), INSTITUTION_ADMIN: _l("Institution admin"),
     SUPERVISOR: _l("Supervisor"), PROCESS_AUTHOR: _l("Process author"), SYSTEM_ADMIN: _l("System admin"),
 }
-INSTITUTION_STATUS = {"active": _l("Active"), "warned": _l("Warned"), "suspended": _l("Suspended"),
-                      "exited": _l("Exited")}
 # Messages of engine.administration, so that they are extracted and translated (see labels.MESSAGES).
 MESSAGES = [
     _l("3 to 100 letters, digits, dots, hyphens, underscores or @."),
@@ -216,8 +214,7 @@ def _institutions_page(errors: dict[str, list[str]] | None = None, form: dict[st
                        status: int = 200) -> tuple[str, int]:
     with engine().reading() as session:
         rows = administration.list_institutions(session)
-    return render_template("admin/institutions.html", rows=rows, errors=errors or {}, form=form or {},
-                           INSTITUTION_STATUS=INSTITUTION_STATUS), status
+    return render_template("admin/institutions.html", rows=rows, errors=errors or {}, form=form or {}), status
 
 
 @bp.get("/institutions")
@@ -251,7 +248,7 @@ def _institution_page(institution_id: int, errors: dict[str, list[str]] | None =
             abort(404)
         products = administration.products_of(session, institution_id)
     return render_template("admin/institution.html", institution=institution, products=products,
-                           errors=errors or {}, form=form or {}, INSTITUTION_STATUS=INSTITUTION_STATUS), status
+                           errors=errors or {}, form=form or {}), status
 
 
 @bp.get(f"/institutions/<{ID}:institution_id>")
