@@ -39,8 +39,9 @@ test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) translations
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-# bench.pages: page timings at 100,000 applications; PAGES_POSTGRES=URL adds a PostgreSQL run
-# (on a scratch database created beside URL's and dropped afterwards).
+# bench.pages: page timings at 100,000 applications, on SQLite and on PostgreSQL (a scratch
+# database created beside PAGES_POSTGRES's and dropped afterwards; PAGES_POSTGRES= skips it).
+PAGES_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 	$(BIN)/python -m bench.pages --write $(if $(QUICK),--applications 10000 --runs 3,) $(if $(PAGES_POSTGRES),--postgres $(PAGES_POSTGRES),)
