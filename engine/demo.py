@@ -33,7 +33,7 @@ def load_demo_data(engine: Engine) -> bool:
         bank_a = Institution(code="BANK-A", name="湘江银行长沙分行")
         bank_b = Institution(code="BANK-B", name="洞庭农商银行")
         enterprise = Enterprise(name="长沙星火精密制造有限公司", credit_code="91430100MA4L000001",
-                                legal_representative="王建国", representative_id_number="430102198001011234",
+                                legal_representative="王建国", representative_id_number="430102198001011233",
                                 contact_phone="13800138000")
         session.add_all([bank_a, bank_b, enterprise])
         session.flush()

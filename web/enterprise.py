@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from engine import enterprise_profile
 from engine.errors import ConcurrencyConflict, InvalidTransition, NotFound, ValidationFailed
 from engine.loans import queries, services
 from engine.loans.actors import ENTERPRISE
@@ -106,5 +107,40 @@ def withdraw(reference: str) -> Response:
     return redirect(url_for("enterprise.show", reference=reference))
 
 
+profile_bp = Blueprint("profile", __name__, url_prefix="/my/profile")
+
+
+def _profile_page(form: dict | None = None, errors: dict[str, list[str]] | None = None,
+                  status: int = 200) -> tuple[str, int]:
+    with engine().reading() as session:
+        enterprise = enterprise_profile.contact_of(session, current_actor())
+    if form is None:
+        form = {name: getattr(enterprise, name) or "" for name in enterprise_profile.FIELDS}
+    return render_template("enterprise/profile.html", enterprise=enterprise, form=form,
+                           errors=errors or {}), status
+
+
+@profile_bp.get("")
+@roles_required(ENTERPRISE)
+def profile() -> tuple[str, int]:
+    """Show my enterprise's contact data, in full, with the form to change it."""
+    return _profile_page()
+
+
+@profile_bp.post("")
+@roles_required(ENTERPRISE)
+def update_profile() -> Response | tuple[str, int]:
+    """Change my enterprise's contact data."""
+    form = {name: request.form.get(name, "") for name in enterprise_profile.FIELDS}
+    try:
+        with engine().transaction() as session:
+            enterprise_profile.update_contact(session, engine().clock.now(), current_actor(), form)
+    except ValidationFailed as error:
+        return _profile_page(form, error.errors, 422)
+    flash(_("Saved."), "success")
+    return redirect(url_for("profile.profile"))
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(profile_bp)

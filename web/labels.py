@@ -27,6 +27,7 @@ ACTION = {
     "sla_breached": _l("Deadline missed"), "sla_reminder": _l("Deadline reminder sent"),
     "viewed": _l("Viewed by the institution"), "deadlines_recomputed": _l("Deadlines recomputed"),
     "personal_data_revealed": _l("Contact data shown in full to the institution"),
+    "contact_updated": _l("Contact data changed by the enterprise"),
     "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task given back"), "task_assigned": _l("Task assigned"),
 }
 # Messages of the engine's validation, so that they are extracted and translated.
@@ -42,6 +43,8 @@ MESSAGES = [
     _l("Field may not be null."), _l("No such colleague at your institution."), _l("This task is no longer open"),
     _l("Only the assignee or an institution admin can give the task back"), _l("Already claimed by a colleague"),
     _l("This application can no longer be withdrawn"),
+    _l("Not a valid resident ID number (18 characters, the last one a check digit or X)."),
+    _l("A mobile number (11 digits) or a landline with its area code, e.g. 0731-88881234."),
     _l("The application was changed by someone else at the same time; reload and try again"),
 ]
 

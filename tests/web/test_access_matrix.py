@@ -92,6 +92,7 @@ AUDIENCE = {
     "enterprise.index": {"ent-user", "other-user"}, "enterprise.new": {"ent-user", "other-user"},
     "enterprise.create": {"ent-user", "other-user"},
     "enterprise.show": {"ent-user"}, "enterprise.withdraw": {"ent-user"},
+    "profile.profile": {"ent-user", "other-user"}, "profile.update_profile": {"ent-user", "other-user"},
     "process_view.position": STAFF_A | {"ent-user", "supervisor"},
     "supervision.board": {"supervisor"}, "supervision.breaches_csv": {"supervisor"},
 }
