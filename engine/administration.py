@@ -22,7 +22,7 @@ from engine.access import ROLES, create_user, hash_password
 from engine.errors import NotFound, ValidationFailed
 from engine.journal import record_audit
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER
-from engine.loans.commands import load
+from engine.loans.commands import load, no_nul
 from engine.models import ApiCredential, Enterprise, Institution, LoanProduct, UserAccount
 
 # The same rule as engine.access.create_user's (it refuses shorter passwords too).
@@ -53,12 +53,6 @@ USERNAME_TAKEN = "This username is taken."
 CODE_TAKEN = "An institution with this code exists already."
 PRODUCT_CODE_TAKEN = "This institution has a product with this code already."
 NOT_YOURSELF = "You cannot deactivate your own account."
-NUL_REFUSED = "NUL characters are not allowed."
-
-
-def _no_nul(value: str) -> None:
-    if "\x00" in value:
-        raise ValidationError(NUL_REFUSED)
 
 
 def _matches(pattern: re.Pattern[str], message: str) -> validate.Validator:
@@ -82,8 +76,8 @@ def _strip(data: Any, names: tuple[str, ...], optional: tuple[str, ...] = ()) ->
 class _PasswordTwice(Schema):
     password = fields.String(required=True, validate=[
         validate.Length(min=MIN_PASSWORD_LENGTH, error=PASSWORD_RULE),
-        validate.Length(max=MAX_PASSWORD_LENGTH, error=PASSWORD_TOO_LONG), _no_nul])
-    password_again = fields.String(required=True, validate=_no_nul)
+        validate.Length(max=MAX_PASSWORD_LENGTH, error=PASSWORD_TOO_LONG), no_nul])
+    password_again = fields.String(required=True, validate=no_nul)
 
     @validates_schema
     def _same(self, data: dict[str, Any], **_: Any) -> None:
@@ -92,15 +86,15 @@ class _PasswordTwice(Schema):
 
 
 class NewUserSchema(_PasswordTwice):
-    username = fields.String(required=True, validate=[_matches(USERNAME, USERNAME_RULE), _no_nul])
+    username = fields.String(required=True, validate=[_matches(USERNAME, USERNAME_RULE), no_nul])
     display_name = fields.String(load_default=None, allow_none=True,
-                                 validate=[validate.Length(max=200, error=DISPLAY_NAME_RULE), _no_nul])
+                                 validate=[validate.Length(max=200, error=DISPLAY_NAME_RULE), no_nul])
     role = fields.String(required=True, validate=validate.OneOf(ROLES, error=ROLE_RULE))
     institution_id = fields.Integer(load_default=None, allow_none=True,
                                     validate=validate.Range(min=1, max=MAX_ID, error=NO_INSTITUTION))
     # An enterprise is named by its unified social credit code (统一社会信用代码).
     enterprise = fields.String(load_default=None, allow_none=True,
-                               validate=[validate.Length(max=18, error=NO_ENTERPRISE), _no_nul])
+                               validate=[validate.Length(max=18, error=NO_ENTERPRISE), no_nul])
 
     @pre_load
     def _trim(self, data: Any, **_: Any) -> Any:
@@ -129,8 +123,8 @@ class PasswordResetSchema(_PasswordTwice):
 
 
 class NewInstitutionSchema(Schema):
-    code = fields.String(required=True, validate=[_matches(CODE, CODE_RULE), _no_nul])
-    name = fields.String(required=True, validate=[validate.Length(min=1, max=200, error=NAME_RULE), _no_nul])
+    code = fields.String(required=True, validate=[_matches(CODE, CODE_RULE), no_nul])
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200, error=NAME_RULE), no_nul])
 
     @pre_load
     def _trim(self, data: Any, **_: Any) -> Any:
@@ -144,7 +138,7 @@ class NewProductSchema(NewInstitutionSchema):
 class UserFilterSchema(Schema):
     role = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ROLES, error=ROLE_RULE))
     text = fields.String(load_default=None, allow_none=True,
-                         validate=[validate.Length(max=100), _no_nul])
+                         validate=[validate.Length(max=100), no_nul])
 
     @pre_load
     def _trim(self, data: Any, **_: Any) -> Any:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine.errors import Forbidden
 from engine.journal import record_audit
 from engine.loans.actors import ENTERPRISE, Actor
-from engine.loans.commands import load
+from engine.loans.commands import load, no_nul
 from engine.models import Enterprise
 
 FIELDS = ("legal_representative", "representative_id_number", "contact_phone")
@@ -40,14 +40,9 @@ def _id_number(value: str) -> None:
         raise ValidationError("Not a valid resident ID number (18 characters, the last one a check digit or X).")
 
 
-def _no_nul(value: str) -> None:
-    if "\x00" in value:
-        raise ValidationError("NUL characters are not allowed.")
-
-
 class ContactSchema(Schema):
     legal_representative = fields.String(
-        required=True, validate=[validate.Length(min=1, max=100), _no_nul])
+        required=True, validate=[validate.Length(min=1, max=100), no_nul])
     representative_id_number = fields.String(required=True, validate=_id_number)
     contact_phone = fields.String(required=True, validate=validate.Regexp(
         PHONE, error="A mobile number (11 digits) or a landline with its area code, e.g. 0731-88881234."))
@@ -64,21 +59,17 @@ class ContactSchema(Schema):
         return {**data, **tidy}
 
 
-def _own_enterprise(session: Session, actor: Actor) -> Enterprise:
+def contact_of(session: Session, actor: Actor) -> Enterprise:
+    """The actor's own enterprise, with its contact data in full (it is theirs)."""
     if actor.role != ENTERPRISE or actor.enterprise_id is None:
         raise Forbidden("Only an enterprise user keeps the enterprise's contact data")
     return session.get(Enterprise, actor.enterprise_id)
 
 
-def contact_of(session: Session, actor: Actor) -> Enterprise:
-    """The actor's own enterprise, with its contact data in full (it is theirs)."""
-    return _own_enterprise(session, actor)
-
-
 def update_contact(session: Session, now: datetime, actor: Actor, data: dict[str, Any]) -> Enterprise:
     """Validate and store the enterprise's contact data; audit which fields changed."""
     command = load(ContactSchema, data)
-    enterprise = _own_enterprise(session, actor)
+    enterprise = contact_of(session, actor)
     changed = [name for name in FIELDS if getattr(enterprise, name) != command[name]]
     for name in changed:
         setattr(enterprise, name, command[name])

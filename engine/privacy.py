@@ -59,12 +59,17 @@ class EnterpriseContact:
 REVEALED_FIELDS = ("representative_id_number", "contact_phone")
 
 
+def _contact(enterprise: Enterprise, revealed: bool) -> EnterpriseContact:
+    id_number, phone = enterprise.representative_id_number, enterprise.contact_phone
+    if not revealed:
+        id_number, phone = mask_id_number(id_number), mask_phone(phone)
+    return EnterpriseContact(enterprise.name, enterprise.credit_code, enterprise.legal_representative,
+                             id_number, phone, revealed)
+
+
 def enterprise_contact(session: Session, application: LoanApplication) -> EnterpriseContact:
     """The applicant's data, masked."""
-    enterprise = session.get(Enterprise, application.enterprise_id)
-    return EnterpriseContact(enterprise.name, enterprise.credit_code, enterprise.legal_representative,
-                             mask_id_number(enterprise.representative_id_number),
-                             mask_phone(enterprise.contact_phone), revealed=False)
+    return _contact(session.get(Enterprise, application.enterprise_id), revealed=False)
 
 
 def is_disclosure(actor: Actor) -> bool:
@@ -99,5 +104,4 @@ def reveal_enterprise_contact(session: Session, now: datetime, actor: Actor,
     record_audit(session, now, actor.id, "personal_data_revealed", application_id=application.id,
                  status_before=application.status, status_after=application.status,
                  detail={"fields": list(REVEALED_FIELDS)})
-    return EnterpriseContact(enterprise.name, enterprise.credit_code, enterprise.legal_representative,
-                             enterprise.representative_id_number, enterprise.contact_phone, revealed=True)
+    return _contact(enterprise, revealed=True)

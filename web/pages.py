@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import abort, current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from engine.working_days import WorkingDayCalendar
@@ -46,7 +47,8 @@ def countdown(calendar: WorkingDayCalendar, now: datetime, due: datetime | None,
         return Countdown(_("Overdue"), "breached")
     hours = int((due - now).total_seconds() // 3600)
     days = calendar.working_days_left(now, due)
-    text = _("%(hours)d h left", hours=hours) if days == 0 else _("%(days)d working days left", days=days)
+    text = (_("%(hours)d h left", hours=hours) if days == 0
+            else ngettext("%(num)d working day left", "%(num)d working days left", days))
     if provisional:
         text += " " + _("(provisional)")
     return Countdown(text, "red" if days == 0 else "amber" if days <= 1 else "green")

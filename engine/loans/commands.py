@@ -26,13 +26,17 @@ def _two_places(value: Decimal) -> None:
         raise ValidationError("At most two decimal places (yuan and fen).")
 
 
-def _no_nul(value: str) -> None:
+NUL_REFUSED = "NUL characters are not allowed."
+
+
+def no_nul(value: str) -> None:
+    """Refuse NUL characters (PostgreSQL cannot store them; no text needs them)."""
     if "\x00" in value:
-        raise ValidationError("NUL characters are not allowed.")
+        raise ValidationError(NUL_REFUSED)
 
 
 def _text(max_length: int, **kwargs: Any) -> fields.String:
-    return fields.String(validate=[validate.Length(min=1, max=max_length), _no_nul], **kwargs)
+    return fields.String(validate=[validate.Length(min=1, max=max_length), no_nul], **kwargs)
 
 
 class CreditAuthorizationSchema(Schema):

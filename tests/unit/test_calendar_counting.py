@@ -1,4 +1,7 @@
-"""Working-day deadlines against the official 2026 schedule (Civil Code arts. 201 and 203)."""
+"""Working-day deadlines against the official 2026 schedule (Civil Code arts. 201 and 203).
+
+The 3-day acceptance deadlines over National Day and Spring Festival are in test_working_days.py.
+"""
 
 from __future__ import annotations
 
@@ -18,16 +21,6 @@ from tests.unit.calendar_helpers import CALENDAR, RULES, YEARS, cst, due
 
 def test_the_official_years_come_from_chinese_calendar():
     assert 2004 in YEARS and 2026 in YEARS and 2027 not in YEARS
-
-
-def test_accept_deadline_over_national_day_ends_on_the_make_up_saturday():
-    # 10/1-10/7 are holidays; 10/8 Thu, 10/9 Fri, 10/10 make-up Saturday.
-    assert due("2026-09-30T10:00:00", 3) == "2026-10-10T16:00:00+00:00"
-
-
-def test_accept_deadline_before_spring_festival_counts_the_make_up_saturday():
-    # 2/14 make-up Saturday, 2/15-2/23 holidays, then 2/24 and 2/25.
-    assert due("2026-02-13T16:30:00", 3) == "2026-02-25T16:00:00+00:00"
 
 
 def test_decision_deadline_across_spring_festival():

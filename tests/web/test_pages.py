@@ -139,3 +139,20 @@ def test_every_response_carries_the_security_headers(browser):
         assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-eval" not in policy
         assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
         assert "Strict-Transport-Security" not in headers  # only when served over HTTPS (production)
+
+
+def test_the_countdown_skips_the_national_day_week(browser, parties, engine, clock):
+    _apply(browser("ent-user"), parties)  # 2026-09-30 10:00, due 2026-10-10 24:00
+    officer = browser("officer-a")
+
+    def left() -> tuple[str, str]:
+        row = officer.get("/inbox?lang=en").get_data(as_text=True).split("<tbody>")[1].split("</tr>")[0]
+        cell = row.split('<td class="')[1]
+        return cell.split('"')[0], cell.split(">")[1].split("<")[0]
+
+    clock.set(cst("2026-10-03 12:00"))  # a holiday: 10/8, 10/9 and the make-up Saturday 10/10 remain
+    assert left() == ("green", "3 working days left")
+    clock.set(cst("2026-10-09 08:00"))  # Friday: only the make-up Saturday is left after today
+    assert left() == ("amber", "1 working day left")
+    clock.set(cst("2026-10-10 20:00"))  # the last day itself: hours, in red
+    assert left() == ("red", "4 h left")
