@@ -80,9 +80,13 @@ def _refuse_imports_and_huge_powers(source: str) -> None:
                 )
 
 
-def _compile(source: str, compiler: Callable[[str], Any]) -> CodeType:
+# The file name of compiled BPMN code: the line budget counts lines in frames of this file only.
+SCRIPT_FILENAME = "<bpmn script>"
+
+
+def _compile(source: str, compiler: Callable[..., Any]) -> CodeType:
     _refuse_imports_and_huge_powers(source)
-    result = compiler(source)
+    result = compiler(source, filename=SCRIPT_FILENAME)
     if result.errors or result.code is None:
         raise ScriptSecurityError("; ".join(result.errors) or "cannot compile", source=source)
     return result.code
@@ -101,13 +105,20 @@ def compile_script(source: str) -> CodeType:
 
 
 class _LineBudget:
-    """Stops a script after `budget` interpreted lines (an endless loop, a runaway recursion)."""
+    """Stops a script after `budget` interpreted lines (an endless loop, a runaway recursion).
+
+    Only the script's own frames (and functions it defines) are traced: the engine's helpers and
+    anything Python runs meanwhile (a garbage-collector callback, say) neither spend the budget nor
+    receive the exception.
+    """
 
     def __init__(self, budget: int, source: str) -> None:
         self.remaining = budget
         self.source = source
 
     def __call__(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "call":
+            return self if frame.f_code.co_filename == SCRIPT_FILENAME else None
         if event == "line":
             self.remaining -= 1
             if self.remaining < 0:

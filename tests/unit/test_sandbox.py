@@ -76,3 +76,20 @@ def test_expressions_can_call_the_engine_helpers(sandbox):
 def test_task_data_cannot_shadow_engine_helpers(sandbox):
     with pytest.raises(ScriptSecurityError, match="overwrites engine helpers"):
         sandbox.execute("x = 1", {"add_working_days": "oops"})
+
+
+def test_the_line_budget_counts_the_scripts_own_lines_only():
+    def busy_helper(n):  # engine code: its lines are not the script's
+        total = 0
+        for i in range(n):
+            total += i
+        return total
+
+    sandbox = RestrictedEnvironment({"busy_helper": busy_helper}, line_budget=100)
+    context = {}
+    assert sandbox.execute("result = busy_helper(5_000)", context)
+    assert context["result"] == sum(range(5_000))
+    with pytest.raises(ScriptSecurityError, match="step budget"):
+        sandbox.execute("i = 0\nwhile True:\n    i = i + 1", {})
+    with pytest.raises((ScriptSecurityError, RecursionError)):
+        sandbox.execute("def f(n):\n    return f(n + 1)\nf(0)", {})
