@@ -5,21 +5,24 @@ from __future__ import annotations
 from engine.calendar_store import seed_calendar
 from engine.clock import Clock
 from engine.database import create_db_engine, make_session_factory
-from engine.definitions import deploy_shipped_models
+from engine.definitions import seed_shipped_models
+from engine.incidents import RetryPolicy
 from engine.loans import services as loan_services
 from engine.runtime import Engine
 
 
-def build_engine(database_url: str, clock: Clock | None = None, script_line_budget: int = 10_000) -> Engine:
+def build_engine(database_url: str, clock: Clock | None = None, script_line_budget: int = 10_000,
+                 retry_policy: RetryPolicy | None = None) -> Engine:
     """Create the engine for a database; nothing is written yet."""
     db = create_db_engine(database_url)
-    engine = Engine(make_session_factory(db), clock, script_line_budget)
+    engine = Engine(make_session_factory(db), clock, script_line_budget, retry_policy)
     loan_services.install(engine)
     return engine
 
 
-def prepare(engine: Engine, actor: str = "system") -> None:
-    """Seed the calendar and deploy the shipped models if they are not there yet (idempotent)."""
+def prepare(engine: Engine, actor: str = "system", seed_models: bool = True) -> None:
+    """Seed the calendar and, unless told not to, the shipped models (`init-db`; idempotent)."""
     with engine.transaction() as session:
         seed_calendar(session, engine.clock, actor)
-        deploy_shipped_models(session, actor, engine.clock)
+        if seed_models:
+            seed_shipped_models(session, engine.clock)

@@ -7,7 +7,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+
+from engine.errors import TransientConflict
+
+# PostgreSQL gives up on a transaction with these: serialization failure, deadlock, lock timeout.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 
 
 def create_db_engine(url: str, **kwargs: Any) -> sa.Engine:
@@ -47,14 +53,35 @@ def make_session_factory(engine: sa.Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
+def is_transient(error: sa.exc.DBAPIError) -> bool:
+    """A failure that running the same transaction again may not meet (deadlock, busy SQLite)."""
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in _TRANSIENT_SQLSTATES:
+        return True
+    return isinstance(error, sa.exc.OperationalError) and "database is locked" in str(error.orig)
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session], read_only: bool = False) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work: commit on success, roll back on any error.
+
+    A deadlock or serialization failure is raised as TransientConflict (a 409 if retries fail).
+    """
     session = factory()
     if read_only:
         session.bind = session.get_bind().execution_options(read_only=True)
     try:
         with session.begin():
             yield session
+    except sa.exc.DBAPIError as error:
+        if is_transient(error):
+            raise TransientConflict("The database was busy with a conflicting change; try again") from error
+        raise
     finally:
         session.close()
+
+
+def insert_ignoring_conflicts(session: Session, table: sa.Table) -> sa.Insert:
+    """An INSERT that skips a row clashing with a unique constraint (a ledger entry written twice)."""
+    dialect = postgresql if is_postgresql(session) else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()

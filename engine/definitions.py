@@ -16,6 +16,8 @@ from engine.spiff_adapter import ParsedModel, parse_model
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
 LOAN_PROCESS_KEY = "loan_lifecycle"
+# Who deployed the models shipped in bpmn/ (as opposed to an author).
+SEED_ACTOR = "system:seed"
 
 
 class SpecCache:
@@ -63,10 +65,21 @@ def deploy(session: Session, xml: str, actor: str, clock: Clock, key: str | None
     return definition
 
 
-def deploy_shipped_models(session: Session, actor: str, clock: Clock) -> list[ProcessDefinition]:
-    """Deploy every model in bpmn/ whose content is not yet the latest version."""
-    return [deploy(session, path.read_text(encoding="utf-8"), actor, clock)
-            for path in sorted(BPMN_DIR.glob("*.bpmn"))]
+def seed_shipped_models(session: Session, clock: Clock) -> list[ProcessDefinition]:
+    """Deploy the models in bpmn/ that an author has not taken over; return what was deployed.
+
+    A shipped model is deployed when its process has no version yet, or when the latest version
+    is an earlier shipped one (this release updated it). Once an author has deployed a version,
+    the shipped file never replaces it: `flask deploy bpmn/<file>` does that on purpose.
+    """
+    deployed = []
+    for path in sorted(BPMN_DIR.glob("*.bpmn")):
+        xml = path.read_text(encoding="utf-8")
+        model = parse_model(xml)
+        latest = latest_definition(session, model.process_id, required=False)
+        if latest is None or (latest.deployed_by == SEED_ACTOR and latest.sha256 != sha256_of(xml)):
+            deployed.append(deploy(session, xml, SEED_ACTOR, clock))
+    return deployed
 
 
 def latest_definition(session: Session, key: str, required: bool = True) -> ProcessDefinition | None:

@@ -51,6 +51,12 @@ class ConcurrencyConflict(EngineError):
     """Somebody else changed the instance first; reload and try again."""
 
     code = "conflict"
+    # Running the whole operation again may succeed (see Engine.retrying).
+    retryable = True
+
+
+class TransientConflict(ConcurrencyConflict):
+    """The database gave up on this transaction (deadlock, serialization failure, lock timeout)."""
 
 
 class ScriptSecurityError(EngineError):
@@ -73,6 +79,7 @@ class StepAlreadyTaken(ConcurrencyConflict):
     """The step was already taken (by this or another request); nothing was changed."""
 
     code = "step_already_taken"
+    retryable = False
 
 
 class RateLimited(EngineError):

@@ -1,31 +1,33 @@
 """Safe retries: the first response to an Idempotency-Key is kept and replayed.
 
-A request claims its key by inserting a row (the unique constraint decides who is first), runs,
-and stores its response. A retry with the same body gets that response; with another body it is
-refused; while the first is still running, a retry waits for it. A failure on our side (5xx)
-releases the key so that the client may try again. A claim left `in_progress` for longer than
-STALE_AFTER (its process died mid-request) is taken over by the next retry; the step itself is
-still protected by the workflow (a step already taken is refused). Records are kept for
-RETENTION, then purged by the housekeeping job.
+The key is claimed, the operation runs and its response is kept in one transaction, so a crash
+at any point leaves either nothing (the retry runs the request) or the finished result (the
+retry gets it): never an application without its response, or a response without its
+application. Two requests with the same key at once: the second one's claim waits on the first
+one's uncommitted row (PostgreSQL) or on the write lock (SQLite), then finds its response.
+
+A retry with the same body gets that response; with another body it is refused. A refusal that
+would be the same next time (a validation error, a step already taken) is kept too; a transient
+one (a conflict, a rate limit, a failure on our side) is not, so the client may simply retry.
+Records are kept for RETENTION, then purged by the housekeeping job.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-from engine.errors import ConcurrencyConflict, EngineError
+from engine.database import insert_ignoring_conflicts
+from engine.errors import ConcurrencyConflict, EngineError, RateLimited
 from engine.models import IdempotencyRecord
 from engine.runtime import Engine
 
-WAIT_SECONDS = 10.0
-POLL_SECONDS = 0.05
-STALE_AFTER = timedelta(minutes=2)
 RETENTION = timedelta(hours=24)
+_RECORD = IdempotencyRecord.__table__
 
 
 class IdempotencyKeyReused(EngineError):
@@ -40,53 +42,49 @@ class StoredResponse:
     body: dict[str, Any]
 
 
-def claim(engine: Engine, credential_id: int, key: str, request_hash: str) -> StoredResponse | None:
-    """Claim `key` for this request; return the stored response if the request was already made."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        with engine.transaction() as session:
-            record = session.scalars(sa.select(IdempotencyRecord).where(
-                IdempotencyRecord.credential_id == credential_id, IdempotencyRecord.key == key)).first()
-            if record is None:
-                try:
-                    with session.begin_nested():
-                        session.add(IdempotencyRecord(credential_id=credential_id, key=key,
-                                                      request_hash=request_hash, state="in_progress",
-                                                      created_at=engine.clock.now()))
-                    return None
-                except sa.exc.IntegrityError:
-                    pass  # another request claimed it a moment ago: look again
-            elif record.request_hash != request_hash:
-                raise IdempotencyKeyReused("This Idempotency-Key was used with a different request")
-            elif record.state == "done":
-                return StoredResponse(record.status_code or 200, record.response or {})
-            elif record.created_at < engine.clock.now() - STALE_AFTER and _take_over(session, engine, record):
-                return None
-        if time.monotonic() > deadline:
-            raise ConcurrencyConflict("A request with this Idempotency-Key is still being processed")
-        time.sleep(POLL_SECONDS)
+def claim(session: Session, now: datetime, credential_id: int, key: str,
+          request_hash: str) -> StoredResponse | None:
+    """Claim `key` in the caller's transaction; return the stored response if it was answered before."""
+    inserted = session.execute(insert_ignoring_conflicts(session, _RECORD), {
+        "credential_id": credential_id, "key": key, "request_hash": request_hash, "state": "in_progress",
+        "status_code": None, "response": None, "created_at": now,
+    }).rowcount
+    if inserted == 1:
+        return None
+    record = session.execute(sa.select(_RECORD.c.request_hash, _RECORD.c.state, _RECORD.c.status_code,
+                                       _RECORD.c.response)
+                             .where(_RECORD.c.credential_id == credential_id, _RECORD.c.key == key)).one()
+    if record.request_hash != request_hash:
+        raise IdempotencyKeyReused("This Idempotency-Key was used with a different request")
+    if record.state == "done":
+        return StoredResponse(record.status_code or 200, record.response or {})
+    # Only a record written before claims and results shared one transaction can be left half-done:
+    # its request never finished, so this one runs it.
+    return None
 
 
-def _take_over(session: sa.orm.Session, engine: Engine, record: IdempotencyRecord) -> bool:
-    """Claim an abandoned in-progress record; only one retry wins (compare-and-set on created_at)."""
-    taken = session.execute(sa.update(IdempotencyRecord).where(
-        IdempotencyRecord.id == record.id, IdempotencyRecord.state == "in_progress",
-        IdempotencyRecord.created_at == record.created_at,
-    ).values(created_at=engine.clock.now()).execution_options(synchronize_session=False))
-    return taken.rowcount == 1
+def store(session: Session, credential_id: int, key: str, status_code: int, body: dict[str, Any]) -> None:
+    """Keep the response of the request that claimed `key`, in the same transaction as its effect."""
+    session.execute(sa.update(_RECORD).where(
+        _RECORD.c.credential_id == credential_id, _RECORD.c.key == key
+    ).values(state="done", status_code=status_code, response=body))
 
 
-def store(engine: Engine, credential_id: int, key: str, status_code: int, body: dict[str, Any]) -> None:
-    """Keep the response of the request that claimed `key`."""
+def keep_refusal(engine: Engine, credential_id: int, key: str, request_hash: str, status_code: int,
+                 body: dict[str, Any]) -> StoredResponse | None:
+    """Keep a lasting refusal under `key` (its own transaction, after the refused one rolled back).
+
+    Returns the response already stored if another request with this key finished meanwhile.
+    """
     with engine.transaction() as session:
-        session.execute(sa.update(IdempotencyRecord).where(
-            IdempotencyRecord.credential_id == credential_id, IdempotencyRecord.key == key
-        ).values(state="done", status_code=status_code, response=body))
+        stored = claim(session, engine.clock.now(), credential_id, key, request_hash)
+        if stored is None:
+            store(session, credential_id, key, status_code, body)
+        return stored
 
 
-def release(engine: Engine, credential_id: int, key: str) -> None:
-    """Forget a claim whose request failed on our side, so that a retry runs again."""
-    with engine.transaction() as session:
-        session.execute(sa.delete(IdempotencyRecord).where(
-            IdempotencyRecord.credential_id == credential_id, IdempotencyRecord.key == key,
-            IdempotencyRecord.state == "in_progress"))
+def is_lasting(error: EngineError) -> bool:
+    """Whether the same request would be refused the same way again (so the refusal is kept)."""
+    if isinstance(error, (RateLimited, IdempotencyKeyReused)):
+        return False
+    return not (isinstance(error, ConcurrencyConflict) and error.retryable)

@@ -7,12 +7,16 @@ from JSON), runs it, writes the state back under an optimistic lock and brings t
 
 from __future__ import annotations
 
+import functools
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from threading import Lock
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,9 +25,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine import spiff_adapter as spiff
 from engine.calendar_store import CalendarProvider
 from engine.clock import Clock, SystemClock
-from engine.database import transaction
+from engine.database import is_postgresql, transaction
 from engine.definitions import SpecCache
 from engine.errors import ConcurrencyConflict, ModelError
+from engine.incidents import RetryPolicy
 from engine.models import ProcessDefinition, ProcessInstance
 from engine.projections import Snapshot, sync_projections
 from engine.working_days import WorkingDayCalendar
@@ -58,6 +63,16 @@ class _UnboundProcess:
         return None
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# The transaction this thread is inside, per engine: an inner `transaction()` joins it, so that
+# an API request can claim its Idempotency-Key, take the step and keep the response in one commit.
+_CURRENT: ContextVar[tuple[Engine, Session] | None] = ContextVar("engine_transaction", default=None)
+
+RETRY_ATTEMPTS = 4
+
+
 def parse_instant(value: str | datetime) -> datetime:
     instant = datetime.fromisoformat(value) if isinstance(value, str) else value
     if instant.tzinfo is None:
@@ -73,10 +88,12 @@ class Engine:
         session_factory: sessionmaker[Session],
         clock: Clock | None = None,
         script_line_budget: int = 10_000,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock: Clock = clock or SystemClock()
         self.script_line_budget = script_line_budget
+        self.retry_policy = retry_policy or RetryPolicy()
         self.specs = SpecCache()
         self.calendars = CalendarProvider()
         self.bindings: dict[str, ProcessBinding] = {}
@@ -86,9 +103,18 @@ class Engine:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        """One unit of work; inside another of this engine's transactions, that one is joined."""
+        current = _CURRENT.get()
+        if current is not None and current[0] is self:
+            yield current[1]
+            return
         with transaction(self.session_factory) as session:
             session.info["engine_pending_live"] = {}
-            yield session
+            token = _CURRENT.set((self, session))
+            try:
+                yield session
+            finally:
+                _CURRENT.reset(token)
             # Reached only when the body succeeded; commit happens on leaving `transaction`.
             pending = session.info.pop("engine_pending_live")
         with self._live_lock:
@@ -96,9 +122,50 @@ class Engine:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A transaction for reads only (no write lock on SQLite); never write in it."""
+        """A transaction for reads only (no write lock on SQLite); never write in it.
+
+        Inside a transaction of this engine it reads in that one (and so sees its own writes).
+        """
+        current = _CURRENT.get()
+        if current is not None and current[0] is self:
+            yield current[1]
+            return
         with transaction(self.session_factory, read_only=True) as session:
             yield session
+
+    def in_transaction(self) -> bool:
+        current = _CURRENT.get()
+        return current is not None and current[0] is self
+
+    def retrying(self, work: Callable[[], T], attempts: int = RETRY_ATTEMPTS) -> T:
+        """Run `work` again after a retryable conflict (a deadlock, a concurrent save), a few times.
+
+        Inside an enclosing transaction nothing is retried here: the conflict has spoiled that
+        transaction, so it goes up to whoever opened it. The last conflict is raised (a 409).
+        """
+        if self.in_transaction():
+            return work()
+        for attempt in range(1, attempts + 1):
+            try:
+                return work()
+            except ConcurrencyConflict as conflict:
+                if not conflict.retryable or attempt == attempts:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2 ** attempt))  # noqa: S311 - jitter, not crypto
+        raise AssertionError("unreachable")
+
+    def lock_instance(self, session: Session, instance_id: int) -> ProcessInstance | None:
+        """Load an instance for a change, holding its row lock (PostgreSQL) until commit.
+
+        Every operation locks its instance before anything else, so steps, withdrawals and the
+        sweep on one case take turns and each sees what the one before it committed. On SQLite
+        the transaction already holds the database's write lock.
+        """
+        query = (sa.select(ProcessInstance).where(ProcessInstance.id == instance_id)
+                 .execution_options(populate_existing=True))
+        if is_postgresql(session):
+            query = query.with_for_update()
+        return session.scalars(query).first()
 
     def bind(self, key: str, binding: ProcessBinding) -> None:
         self.bindings[key] = binding
@@ -261,13 +328,28 @@ def for_each_instance(engine: Engine, instance_ids: list[int],
                       step: Callable[[InstanceOperation], None], actor: str) -> None:
     """Run `step` on each instance in its own transaction (used by maintenance jobs)."""
     for instance_id in instance_ids:
-        with engine.transaction() as session:
-            instance = session.get(ProcessInstance, instance_id)
-            if instance is None or instance.status != "running":
-                continue
-            operation = engine.open(session, instance)
-            step(operation)
-            operation.save(actor)
+        def run_one(instance_id: int = instance_id) -> None:
+            with engine.transaction() as session:
+                instance = engine.lock_instance(session, instance_id)
+                if instance is None or instance.status != "running":
+                    return
+                operation = engine.open(session, instance)
+                step(operation)
+                operation.save(actor)
+
+        engine.retrying(run_one)
+
+
+def retry_on_conflict(service: Callable[P, T]) -> Callable[P, T]:
+    """Decorate a service whose first argument is the Engine: run it again after a retryable conflict."""
+
+    @functools.wraps(service)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        engine = args[0]
+        assert isinstance(engine, Engine)
+        return engine.retrying(lambda: service(*args, **kwargs))
+
+    return wrapper
 
 
 def running_instance_ids(session: Session) -> list[int]:

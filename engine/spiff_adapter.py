@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from threading import Lock
+from types import TracebackType
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +35,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import Clock
 from engine.errors import EngineError, ModelError, ScriptSecurityError
-from engine.sandbox import RestrictedEnvironment, compile_expression, compile_script
+from engine.sandbox import SCRIPT_FILENAME, RestrictedEnvironment, compile_expression, compile_script
 
 Workflow = BpmnWorkflow
 SpiffTask = Any
@@ -101,8 +102,9 @@ class ClockedTimeDateEventDefinition(TimeDateEventDefinition):
         value = my_task._get_internal_data("event_value")
         if value is None:
             value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            _timer_instant(my_task, value)  # refuse a value that is no instant before keeping it
             my_task._set_internal_data(event_value=value)
-        if TimerEventDefinition.parse_time_or_duration(value) <= my_task.workflow.script_engine.now():
+        if _timer_instant(my_task, value) <= my_task.workflow.script_engine.now():
             my_task._set_internal_data(event_fired=True)
         return my_task._get_internal_data("event_fired", False)
 
@@ -115,12 +117,30 @@ class ClockedDurationTimerEventDefinition(DurationTimerEventDefinition):
         now = my_task.workflow.script_engine.now()
         if value is None:
             expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            duration = TimerEventDefinition.parse_iso_duration(expression)
-            value = (now + TimerEventDefinition.get_timedelta_from_start(duration, now)).isoformat()
+            try:
+                duration = TimerEventDefinition.parse_iso_duration(expression)
+                value = (now + TimerEventDefinition.get_timedelta_from_start(duration, now)).isoformat()
+            except Exception as err:  # noqa: BLE001 - whatever the model's expression gave
+                raise ModelError(f"Timer {my_task.task_spec.bpmn_id} gave {_shorten(repr(expression))}, "
+                                 f"which is not an ISO-8601 duration ({type(err).__name__})",
+                                 activity=my_task.task_spec.bpmn_id) from None
             my_task._set_internal_data(event_value=value)
         if TimerEventDefinition.get_datetime(value) <= now:
             my_task._set_internal_data(event_fired=True)
         return my_task._get_internal_data("event_fired", False)
+
+
+def _timer_instant(task: SpiffTask, value: Any) -> datetime:
+    """The instant a timeDate expression gave, or a ModelError naming the timer."""
+    try:
+        instant = TimerEventDefinition.parse_time_or_duration(value)
+        if not isinstance(instant, datetime) or instant.tzinfo is None:
+            raise ValueError("not an instant with an offset")
+        return instant
+    except Exception as err:  # noqa: BLE001 - whatever the model's expression gave
+        raise ModelError(f"Timer {task.task_spec.bpmn_id} gave {_shorten(repr(value))}, which is not an "
+                         f"ISO-8601 instant with an offset ({type(err).__name__})",
+                         activity=task.task_spec.bpmn_id) from None
 
 
 _CLOCKED = {
@@ -169,6 +189,20 @@ def _compile_all_code(spec: Any) -> None:
 ServiceHandler = Callable[[SpiffTask, dict[str, Any]], Any]
 
 
+def raised_by_model_code(error: BaseException) -> bool:
+    """Whether an error is the model's doing: any Exception, or a SystemExit/KeyboardInterrupt
+    raised inside a BPMN script. The same BaseException raised anywhere else is a real request to
+    stop the process and must go through."""
+    if isinstance(error, Exception):
+        return True
+    tb: TracebackType | None = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == SCRIPT_FILENAME:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 class EngineScriptEngine(PythonScriptEngine):
     """Runs scripts in the sandbox, tells timers the time, dispatches service tasks."""
 
@@ -191,17 +225,22 @@ class EngineScriptEngine(PythonScriptEngine):
             return self.environment.evaluate(expression, task.data, external_context)
         except EngineError:
             raise
-        except Exception as err:  # noqa: BLE001 - any failure of model code becomes a named model error
-            raise ModelError(f"Expression {expression!r} in {task.task_spec.bpmn_id} failed: "
-                             f"{type(err).__name__}: {err}") from None
+        except BaseException as err:  # noqa: BLE001 - any failure of model code becomes a named model error
+            if not raised_by_model_code(err):
+                raise
+            raise ModelError(f"Expression {_shorten(expression)!r} in {task.task_spec.bpmn_id} failed: "
+                             f"{type(err).__name__}: {_shorten(str(err))}", activity=task.task_spec.bpmn_id) from None
 
     def execute(self, task: SpiffTask, script: str, external_context: Any = None) -> Any:
         try:
             return self.environment.execute(script, task.data, external_context or {})
         except EngineError:
             raise
-        except Exception as err:  # noqa: BLE001 - any failure of model code becomes a named model error
-            raise ModelError(f"Script in {task.task_spec.bpmn_id} failed: {type(err).__name__}: {err}") from None
+        except BaseException as err:  # noqa: BLE001 - any failure of model code becomes a named model error
+            if not raised_by_model_code(err):
+                raise
+            raise ModelError(f"Script in {task.task_spec.bpmn_id} failed: {type(err).__name__}: "
+                             f"{_shorten(str(err))}", activity=task.task_spec.bpmn_id) from None
 
     def call_service(self, task: SpiffTask, operation_name: str = "", operation_params: Any = None,
                      **kwargs: Any) -> str:
@@ -211,6 +250,10 @@ class EngineScriptEngine(PythonScriptEngine):
             raise ModelError(f"Unknown service operator {operation_name!r} in {task.task_spec.bpmn_id}")
         params = {name: param["value"] for name, param in (operation_params or {}).items()}
         return json.dumps(handler(task, params))
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class _SpecByReferenceConverter(BpmnWorkflowConverter):
@@ -247,8 +290,12 @@ _serializer_lock = Lock()
 def dump_state(workflow: BpmnWorkflow) -> str:
     """Serialize a workflow's state (without the spec) to JSON."""
     # The registry flips a mode flag while encoding, so one dump at a time per process.
-    with _serializer_lock:
-        return _serializer.serialize_json(workflow)
+    try:
+        with _serializer_lock:
+            return _serializer.serialize_json(workflow)
+    except Exception as err:  # noqa: BLE001 - data a script left behind that JSON cannot hold
+        raise ModelError(f"The process data cannot be saved ({type(err).__name__}: {_shorten(str(err))}); "
+                         "scripts may leave only text, numbers, booleans, lists and dictionaries") from None
 
 
 def load_state(state: str, model: ParsedModel, script_engine: EngineScriptEngine) -> BpmnWorkflow:

@@ -8,17 +8,16 @@ holds the write lock (BEGIN IMMEDIATE), so sweeps simply take turns.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.database import is_postgresql
+from engine.incidents import fire_in_savepoint, retry_due_incidents
 from engine.models import ProcessInstance, TimerRow
 from engine.runtime import Engine
 
-log = logging.getLogger(__name__)
 SWEEP_ACTOR = "system:timer"
 
 
@@ -26,7 +25,8 @@ SWEEP_ACTOR = "system:timer"
 class SweepResult:
     claimed: int = 0  # timers fired
     instances: int = 0
-    failed: int = 0
+    failed: int = 0  # cases parked as incidents
+    skipped: int = 0  # claimed, but swept by another worker meanwhile
 
 
 def claim_due_instances(session: Session, engine: Engine, limit: int) -> list[ProcessInstance]:
@@ -48,23 +48,24 @@ def claim_due_instances(session: Session, engine: Engine, limit: int) -> list[Pr
     return list(session.scalars(query))
 
 
-def _due_timers(session: Session, instance_id: int, engine: Engine) -> list[TimerRow]:
-    return list(session.scalars(sa.select(TimerRow).where(
+def _due_timers(session: Session, instance_id: int, engine: Engine) -> list[int]:
+    return list(session.scalars(sa.select(TimerRow.id).where(
         TimerRow.instance_id == instance_id, TimerRow.state == "waiting", TimerRow.due_at <= engine.clock.now()
     )))
 
 
 def sweep_due_timers(engine: Engine, batch_size: int = 100, max_batches: int | None = None) -> SweepResult:
-    """Fire every due timer, a batch per transaction; return what was done."""
+    """Retry incidents whose time has come, then fire every due timer, a batch per transaction."""
+    retry_due_incidents(engine, SWEEP_ACTOR)
     total = SweepResult()
     batches = 0
     while max_batches is None or batches < max_batches:
-        result = _sweep_one_batch(engine, batch_size)
+        result = engine.retrying(lambda: _sweep_one_batch(engine, batch_size))
         batches += 1
         total.claimed += result.claimed
         total.instances += result.instances
         total.failed += result.failed
-        if result.instances + result.failed < batch_size:
+        if result.instances + result.failed + result.skipped < batch_size:
             break
     return total
 
@@ -72,29 +73,16 @@ def sweep_due_timers(engine: Engine, batch_size: int = 100, max_batches: int | N
 def _sweep_one_batch(engine: Engine, batch_size: int) -> SweepResult:
     result = SweepResult()
     with engine.transaction() as session:
-        instances = claim_due_instances(session, engine, batch_size)
-        for instance in instances:
+        for instance in claim_due_instances(session, engine, batch_size):
+            # Checked again under the lock: another worker may have swept it since the claim's query ran.
             due = _due_timers(session, instance.id, engine)
-            # A savepoint per instance: one broken model must not stop the others' timers.
-            savepoint = session.begin_nested()
-            try:
-                operation = engine.open(session, instance)
-                operation.fire_due_timers()
-                operation.save(SWEEP_ACTOR)
-                savepoint.commit()
+            if not due:
+                result.skipped += 1
+                continue
+            # A savepoint per case: a broken or hostile model parks its own case (an incident) only.
+            if fire_in_savepoint(session, engine, instance, due, SWEEP_ACTOR) is None:
                 result.claimed += len(due)
                 result.instances += 1
-            except sa.exc.DBAPIError:
-                raise  # the database's trouble (a lost connection): retry the whole batch later
-            except Exception as err:  # noqa: BLE001 - a broken model or a bug must not block every timer
-                savepoint.rollback()
-                session.info["engine_pending_live"].pop(instance.id, None)
+            else:
                 result.failed += 1
-                log.error("Timers of instance %s could not fire: %s", instance.id, err, exc_info=True)
-                _park_failed_timers(session, due)
     return result
-
-
-def _park_failed_timers(session: Session, rows: list[TimerRow]) -> None:
-    """Mark timers that failed to fire so the sweep does not retry them forever; admins see them."""
-    session.execute(sa.update(TimerRow).where(TimerRow.id.in_([row.id for row in rows])).values(state="failed"))

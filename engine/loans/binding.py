@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.database import insert_ignoring_conflicts
 from engine.journal import enqueue, record_audit
 from engine.models import LoanApplication, ProcessInstance, SlaBreach, TimerRow
 from engine.runtime import InstanceContext, InstanceOperation
@@ -77,22 +78,20 @@ def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str) -> d
     application = _application(operation)
     if application is None:
         return {"recorded": False}
-    connection = operation.session.connection()
+    session = operation.session
     timer_id, due = _fired_timer(task)
-    already = connection.execute(
-        sa.select(_BREACH.c.id).where(_BREACH.c.application_id == application.id, _BREACH.c.kind == kind)
-    ).first()
-    if already is not None:
-        return {"recorded": False}
-    provisional = bool(connection.execute(
+    provisional = bool(session.execute(
         sa.select(_TIMER.c.provisional).where(
             _TIMER.c.instance_id == operation.instance.id, _TIMER.c.spiff_task_id == timer_id)
     ).scalar())
-    connection.execute(sa.insert(_BREACH), {
+    # One breach per application and kind: a second firing (a re-run after a model change) adds nothing.
+    inserted = session.execute(insert_ignoring_conflicts(session, _BREACH), {
         "institution_id": application.institution_id, "application_id": application.id, "kind": kind,
         "due_at": due, "breached_at": operation.now, "provisional": provisional, "resolved_at": None,
         "late_seconds": None, "late_working_days": None, "resolution": None,
-    })
+    }).rowcount
+    if inserted != 1:
+        return {"recorded": False}
     record_audit(operation.session, operation.now, TIMER_ACTOR, "sla_breached", application_id=application.id,
                  instance_id=operation.instance.id, status_before=application.status,
                  status_after=application.status,

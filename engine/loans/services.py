@@ -28,13 +28,13 @@ from engine.models import (
     Institution,
     LoanApplication,
     LoanProduct,
-    ProcessInstance,
     SlaBreach,
 )
-from engine.runtime import Engine, InstanceContext, InstanceOperation
+from engine.runtime import Engine, InstanceContext, InstanceOperation, retry_on_conflict
 from engine.working_days import SHANGHAI
 
 WITHDRAWAL_MESSAGE = "withdrawal_requested"
+APPLICATION_NOT_FOUND = "No such application."
 # An application is named by its id or by its reference (as the API does).
 ApplicationKey = int | str
 
@@ -48,6 +48,7 @@ def _new_reference(now: datetime) -> str:
     return f"LA{now:%Y%m%d}{secrets.token_hex(4).upper()}"
 
 
+@retry_on_conflict
 def submit(engine: Engine, actor: Actor, data: dict[str, Any]) -> LoanApplication:
     """Submit an enterprise's application with its credit-query authorization and start its workflow."""
     if actor.role != ENTERPRISE or actor.enterprise_id is None:
@@ -102,6 +103,7 @@ def _check_parties(session: Session, actor: Actor, command: dict[str, Any], now:
         raise ValidationFailed(errors)
 
 
+@retry_on_conflict
 def accept(engine: Engine, actor: Actor, application_id: ApplicationKey,
            data: dict[str, Any] | None = None) -> LoanApplication:
     """Record that the institution accepted (受理) the application."""
@@ -115,6 +117,7 @@ def accept(engine: Engine, actor: Actor, application_id: ApplicationKey,
     return _institution_step(engine, actor, application_id, statuses.ACCEPT, "accepted", apply, "accept")
 
 
+@retry_on_conflict
 def approve(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record a credit approval (授信) with amount, annual rate and term."""
     command = commands.load(commands.ApproveSchema, data)
@@ -128,6 +131,7 @@ def approve(engine: Engine, actor: Actor, application_id: ApplicationKey, data: 
     return _institution_step(engine, actor, application_id, statuses.DECIDE, "approved", apply, "decision")
 
 
+@retry_on_conflict
 def reject(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record a rejection (拒绝); the reason is shown to the enterprise."""
     command = commands.load(commands.RejectSchema, data)
@@ -140,6 +144,7 @@ def reject(engine: Engine, actor: Actor, application_id: ApplicationKey, data: d
     return _institution_step(engine, actor, application_id, statuses.DECIDE, "rejected", apply, "decision")
 
 
+@retry_on_conflict
 def disburse(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record the disbursement (放款): contract number, amount, date."""
     command = commands.load(commands.DisburseSchema, data)
@@ -156,6 +161,7 @@ def disburse(engine: Engine, actor: Actor, application_id: ApplicationKey, data:
     return _institution_step(engine, actor, application_id, statuses.DISBURSE, "disbursed", apply, None)
 
 
+@retry_on_conflict
 def settle(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record that the loan is settled (结清)."""
     command = commands.load(commands.SettleSchema, data)
@@ -170,6 +176,7 @@ def settle(engine: Engine, actor: Actor, application_id: ApplicationKey, data: d
     return _institution_step(engine, actor, application_id, statuses.SETTLE, "settled", apply, None)
 
 
+@retry_on_conflict
 def withdraw(engine: Engine, actor: Actor, application_id: ApplicationKey,
              data: dict[str, Any] | None = None) -> LoanApplication:
     """Withdraw an application before the decision; open tasks and timers are cancelled."""
@@ -202,13 +209,14 @@ def _open(engine: Engine, session: Session,
           application_id: ApplicationKey) -> tuple[LoanApplication, InstanceOperation]:
     by = LoanApplication.reference if isinstance(application_id, str) else LoanApplication.id
     found = session.execute(
-        sa.select(LoanApplication, ProcessInstance)
-        .join(ProcessInstance, ProcessInstance.id == LoanApplication.instance_id)
-        .where(by == application_id)
-    ).first()
-    if found is None:
-        raise NotFound(f"Application {application_id} doesn't exist.")
-    application, instance = found
+        sa.select(LoanApplication.id, LoanApplication.instance_id).where(by == application_id)).first()
+    # The same words whether the application exists for someone else or not at all (no oracle).
+    instance = engine.lock_instance(session, found.instance_id) if found is not None else None
+    if found is None or instance is None:
+        raise NotFound(APPLICATION_NOT_FOUND)
+    # Read after the lock: whoever held it before has committed, so this is the current record.
+    application = session.scalars(sa.select(LoanApplication).where(LoanApplication.id == found.id)
+                                  .execution_options(populate_existing=True)).one()
     operation = engine.open(session, instance, InstanceContext(application.id, application.institution_id))
     # Timers that came due before this step are fired first, so a late step is seen as late.
     operation.fire_due_timers()

@@ -14,6 +14,7 @@ from engine.models.loans import (
 )
 from engine.models.workflow import (
     AuditEvent,
+    Incident,
     OutboxMessage,
     ProcessDefinition,
     ProcessInstance,
@@ -34,6 +35,7 @@ __all__ = [
     "CalendarYear",
     "CreditAuthorization",
     "Enterprise",
+    "Incident",
     "Institution",
     "LoanApplication",
     "LoanProduct",

@@ -125,3 +125,28 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Incident(Base):
+    """A case whose timers or service tasks failed: parked, retried with backoff, shown to admins.
+
+    Like Camunda's failed jobs: each failure counts down the automatic retries; when none are
+    left the incident waits for an admin's retry. At most one is open per instance.
+    """
+
+    __tablename__ = "incident"
+    __table_args__ = (sa.Index("ix_incident_state_next_retry", "state", "next_retry_at"),)
+
+    id: Mapped[int] = pk()
+    instance_id: Mapped[int] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # timer
+    activity: Mapped[str | None] = mapped_column(sa.String(100))  # the BPMN element that failed, if known
+    error_type: Mapped[str] = mapped_column(sa.String(100))
+    message: Mapped[str] = mapped_column(sa.Text)
+    failures: Mapped[int] = mapped_column(default=1)
+    next_retry_at: Mapped[datetime | None]  # None: no automatic retry left
+    state: Mapped[str] = mapped_column(sa.String(20))  # open | resolved
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(100))

@@ -1,4 +1,4 @@
-"""Abandoned idempotency claims are taken over; short-lived records are purged on schedule."""
+"""Idempotency claims commit with their response or not at all; short-lived records are purged on schedule."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import sqlalchemy as sa
 
 from engine import idempotency
 from engine.access import check_login, create_user, issue_user_token
-from engine.errors import ConcurrencyConflict
 from engine.housekeeping import Purged, purge_expired
 from engine.loans.actors import OFFICER
 from engine.models import ApiCredential, IdempotencyRecord, LoginFailure
@@ -22,31 +21,40 @@ def token_id(engine, parties):
         return issue_user_token(session, engine.clock.now(), user)[1].id
 
 
-def test_a_fresh_claim_in_progress_makes_a_retry_wait_then_give_up(engine, token_id, monkeypatch):
-    monkeypatch.setattr(idempotency, "WAIT_SECONDS", 0.2)
-    assert idempotency.claim(engine, token_id, "k1", "hash") is None
-    with pytest.raises(ConcurrencyConflict):
-        idempotency.claim(engine, token_id, "k1", "hash")
+def _claim(engine, token_id, key, request_hash="hash"):
+    with engine.transaction() as session:
+        return idempotency.claim(session, engine.clock.now(), token_id, key, request_hash)
 
 
-def test_an_abandoned_claim_is_taken_over_by_the_next_retry(engine, clock, token_id, monkeypatch):
-    monkeypatch.setattr(idempotency, "WAIT_SECONDS", 0.2)
-    assert idempotency.claim(engine, token_id, "k1", "hash") is None  # its process then died
-    clock.advance(minutes=3)
-    assert idempotency.claim(engine, token_id, "k1", "hash") is None  # taken over: run the request
-    with pytest.raises(ConcurrencyConflict):  # and the take-over is itself a fresh claim
-        idempotency.claim(engine, token_id, "k1", "hash")
-    idempotency.store(engine, token_id, "k1", 200, {"ok": True})
-    assert idempotency.claim(engine, token_id, "k1", "hash") == idempotency.StoredResponse(200, {"ok": True})
+def _store(engine, token_id, key, status, body):
+    with engine.transaction() as session:
+        idempotency.store(session, token_id, key, status, body)
+
+
+def test_a_claim_that_never_committed_leaves_nothing_behind(engine, token_id):
+    with pytest.raises(RuntimeError):
+        with engine.transaction() as session:
+            assert idempotency.claim(session, engine.clock.now(), token_id, "k1", "hash") is None
+            raise RuntimeError("the request failed before its commit")
+    assert _claim(engine, token_id, "k1") is None  # the retry runs the request
+
+
+def test_a_kept_response_is_replayed_and_another_body_is_refused(engine, token_id):
+    with engine.transaction() as session:
+        assert idempotency.claim(session, engine.clock.now(), token_id, "k1", "hash") is None
+        idempotency.store(session, token_id, "k1", 200, {"ok": True})
+    assert _claim(engine, token_id, "k1") == idempotency.StoredResponse(200, {"ok": True})
+    with pytest.raises(idempotency.IdempotencyKeyReused):
+        _claim(engine, token_id, "k1", "another body")
 
 
 def test_purge_keeps_what_is_recent_and_forgets_the_rest(engine, clock, token_id):
-    idempotency.claim(engine, token_id, "old", "hash")
-    idempotency.store(engine, token_id, "old", 201, {})
+    _claim(engine, token_id, "old")
+    _store(engine, token_id, "old", 201, {})
     with engine.transaction() as session:
         assert check_login(session, clock.now(), "officer-x", "wrong") is None
     clock.advance(hours=23)
-    idempotency.claim(engine, token_id, "new", "hash")
+    _claim(engine, token_id, "new")
     with engine.transaction() as session:
         assert check_login(session, clock.now(), "officer-x", "wrong") is None
 
@@ -62,7 +70,7 @@ def test_purge_keeps_what_is_recent_and_forgets_the_rest(engine, clock, token_id
 
 
 def test_live_tokens_and_their_records_stay(engine, clock, token_id):
-    idempotency.claim(engine, token_id, "k", "hash")
+    _claim(engine, token_id, "k")
     clock.advance(hours=1)
     assert purge_expired(engine) == Purged(0, 0, 0)
     assert scalar(engine, sa.select(sa.func.count()).select_from(ApiCredential)) == 1

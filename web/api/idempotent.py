@@ -1,20 +1,38 @@
-"""The Idempotency-Key header on state-changing calls: replay the first response."""
+"""The Idempotency-Key header on state-changing calls: replay the first response.
+
+The key's claim, the view's work (which joins this transaction) and the kept response commit
+together: a server killed after the commit has kept the response, one killed before it has
+kept nothing, so a retry gets the first result or runs once. Conflicts that spoil the
+transaction (a deadlock, a concurrent save) run the whole request again, a few times.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import random
+import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
 from engine import idempotency
-from engine.errors import EngineError
+from engine.errors import ConcurrencyConflict, EngineError, ValidationFailed
+from engine.runtime import RETRY_ATTEMPTS
 from web.api.auth import current_caller
 from web.api.errors import engine_error_response
 
 HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+
+
+class _NotKept(Exception):
+    """A response of ours that must not be kept under the key (a 5xx): roll back, answer it."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
 def _fingerprint() -> str:
@@ -25,6 +43,12 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _replay(stored: idempotency.StoredResponse) -> Response:
+    response = as_response(stored.body, stored.status_code)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
     """Run `view` once per (caller, Idempotency-Key); same body replays, another body is a 409."""
 
@@ -33,35 +57,47 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         key = request.headers.get(HEADER)
         if not key:
             return view(*args, **kwargs)
-        if len(key) > 200:
-            raise EngineError("Idempotency-Key is longer than 200 characters")
+        if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise ValidationFailed({HEADER: [f"Use up to {MAX_KEY_LENGTH} printable characters."]})
         engine = current_app.extensions["engine"]
-        caller = current_caller()
-        stored = idempotency.claim(engine, caller.credential_id, key, _fingerprint())
-        if stored is not None:
-            response = jsonify(stored.body)
-            response.status_code = stored.status_code
-            response.headers["Idempotent-Replayed"] = "true"
-            return response
-        try:
-            result = view(*args, **kwargs)
-        except EngineError as error:
-            status, body = engine_error_response(error)
-            idempotency.store(engine, caller.credential_id, key, status, body)
-            response = jsonify(body)
-            response.status_code = status
-            return response
-        except Exception:
-            idempotency.release(engine, caller.credential_id, key)
-            raise
-        response = current_app.make_response(result)
-        if response.status_code >= 500:
-            idempotency.release(engine, caller.credential_id, key)
-        else:
-            idempotency.store(engine, caller.credential_id, key, response.status_code, response.get_json() or {})
-        return response
+        credential_id, fingerprint = current_caller().credential_id, _fingerprint()
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                with engine.transaction() as session:
+                    stored = idempotency.claim(session, engine.clock.now(), credential_id, key, fingerprint)
+                    if stored is not None:
+                        return _replay(stored)
+                    response = current_app.make_response(view(*args, **kwargs))
+                    if response.status_code >= 500:
+                        raise _NotKept(response)
+                    idempotency.store(session, credential_id, key, response.status_code,
+                                      response.get_json(silent=True) or {})
+                return response
+            except _NotKept as failure:
+                return failure.response
+            except ConcurrencyConflict as conflict:
+                if conflict.retryable and attempt < RETRY_ATTEMPTS:
+                    time.sleep(random.uniform(0, 0.01 * 2 ** attempt))  # noqa: S311 - jitter, not crypto
+                    continue
+                return _refused(engine, credential_id, key, fingerprint, conflict)
+            except EngineError as error:
+                return _refused(engine, credential_id, key, fingerprint, error)
+        raise AssertionError("unreachable")
 
     return wrapper
+
+
+def _refused(engine: Any, credential_id: int, key: str, fingerprint: str, error: EngineError) -> Response:
+    """Answer a refusal; keep it under the key if the same request would be refused again."""
+    status, body = engine_error_response(error)
+    if idempotency.is_lasting(error):
+        stored = idempotency.keep_refusal(engine, credential_id, key, fingerprint, status, body)
+        if stored is not None:
+            return _replay(stored)
+    response = as_response(body, status)
+    if "retry_after" in error.context:
+        response.headers["Retry-After"] = str(error.context["retry_after"])
+    return response
 
 
 def as_response(body: dict[str, Any], status: int) -> Response:
