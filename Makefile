@@ -9,7 +9,7 @@ NPM_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres bench lint clean translations
+.PHONY: run test test-sqlite test-postgres bench lint clean translations stress
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ PAGES_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 	$(BIN)/python -m bench.pages --write $(if $(QUICK),--applications 10000 --runs 3,) $(if $(PAGES_POSTGRES),--postgres $(PAGES_POSTGRES),)
+
+# The race tests with many trials on PostgreSQL (CI runs a few per race): late steps, the sweep and
+# withdrawals interleaved on one case must each end in success or a 409.
+STRESS_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+STRESS_TRIALS ?= 200
+stress: $(STAMP)
+	STRESS_TRIALS=$(STRESS_TRIALS) DATABASE_URL=$(STRESS_DATABASE_URL) $(BIN)/python -m pytest -q \
+		tests/engine/test_races.py tests/engine/test_concurrency.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -82,6 +82,9 @@ def transaction(factory: sessionmaker[Session], read_only: bool = False) -> Iter
 
 
 def insert_ignoring_conflicts(session: Session, table: sa.Table) -> sa.Insert:
-    """An INSERT that skips a row clashing with a unique constraint (a ledger entry written twice)."""
+    """An INSERT that skips a row clashing with a unique constraint (a ledger entry written twice).
+
+    Add `.returning(...)` to learn whether the row went in: psycopg reports no rowcount here.
+    """
     dialect = postgresql if is_postgresql(session) else sqlite
     return dialect.insert(table).on_conflict_do_nothing()

@@ -45,11 +45,11 @@ class StoredResponse:
 def claim(session: Session, now: datetime, credential_id: int, key: str,
           request_hash: str) -> StoredResponse | None:
     """Claim `key` in the caller's transaction; return the stored response if it was answered before."""
-    inserted = session.execute(insert_ignoring_conflicts(session, _RECORD), {
+    inserted = session.execute(insert_ignoring_conflicts(session, _RECORD).returning(_RECORD.c.id), {
         "credential_id": credential_id, "key": key, "request_hash": request_hash, "state": "in_progress",
         "status_code": None, "response": None, "created_at": now,
-    }).rowcount
-    if inserted == 1:
+    }).first()
+    if inserted is not None:
         return None
     record = session.execute(sa.select(_RECORD.c.request_hash, _RECORD.c.state, _RECORD.c.status_code,
                                        _RECORD.c.response)

@@ -85,12 +85,12 @@ def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str) -> d
             _TIMER.c.instance_id == operation.instance.id, _TIMER.c.spiff_task_id == timer_id)
     ).scalar())
     # One breach per application and kind: a second firing (a re-run after a model change) adds nothing.
-    inserted = session.execute(insert_ignoring_conflicts(session, _BREACH), {
+    inserted = session.execute(insert_ignoring_conflicts(session, _BREACH).returning(_BREACH.c.id), {
         "institution_id": application.institution_id, "application_id": application.id, "kind": kind,
         "due_at": due, "breached_at": operation.now, "provisional": provisional, "resolved_at": None,
         "late_seconds": None, "late_working_days": None, "resolution": None,
-    }).rowcount
-    if inserted != 1:
+    }).first()
+    if inserted is None:
         return {"recorded": False}
     record_audit(operation.session, operation.now, TIMER_ACTOR, "sla_breached", application_id=application.id,
                  instance_id=operation.instance.id, status_before=application.status,

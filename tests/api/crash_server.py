@@ -8,6 +8,7 @@ worst moment: whatever the request meant to write after that commit is never wri
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ from web import create_app
 
 def main() -> None:
     url, port_file, marker = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    limit = 3 * 1024 ** 3  # a failing script guard must not take the machine down with the server
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     app = create_app({"TESTING": True, "DATABASE_URL": url})
 
     def note_new_application(session: Session, _context: object) -> None:

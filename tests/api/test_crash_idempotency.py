@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from engine.access import create_user, issue_user_token
 from engine.loans.actors import ENTERPRISE
 from engine.models import LoanApplication
-from tests.conftest import application_input, scalar
+from tests.conftest import application_input, rows, scalar
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,5 +76,5 @@ def test_a_submit_whose_server_died_after_commit_is_answered_once_on_retry(
         server.wait(timeout=30)
     assert status == 201 and headers.get("Idempotent-Replayed") == "true"
     assert second == first and again == 201
-    references = [r for (r,) in engine.session_factory().execute(sa.select(LoanApplication.reference))]
+    references = [r for (r,) in rows(engine, sa.select(LoanApplication.reference))]
     assert references == [first["reference"]]
