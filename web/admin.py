@@ -14,6 +14,7 @@ from engine.errors import NotFound, ValidationFailed
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR
 from engine.loans.queries import platform_summary
 from engine.working_days import CalendarError
+from web.admin_incidents import bp as incidents_bp
 from web.auth import current_actor
 from web.labels import translate
 from web.pages import engine, roles_required
@@ -308,3 +309,4 @@ def _first(error: ValidationFailed) -> str:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(incidents_bp)  # /admin/incidents
