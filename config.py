@@ -51,6 +51,8 @@ class Config:
     LOAD_DEMO_DATA = _env_bool("LOAD_DEMO_DATA", False)
     # CPU budget of one BPMN script or expression, in interpreted lines.
     SCRIPT_LINE_BUDGET = _env_int("SCRIPT_LINE_BUDGET", 10_000)
+    # Largest request body read (pages and API); a larger one is refused with 413 before it is read.
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH_BYTES", 1024 * 1024)
     TESTING = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -69,6 +71,8 @@ class Config:
             raise ConfigError("TIMER_BATCH_SIZE must be at least 1")
         if cls.SCRIPT_LINE_BUDGET < 100:
             raise ConfigError("SCRIPT_LINE_BUDGET must be at least 100")
+        if not 64 * 1024 <= cls.MAX_CONTENT_LENGTH <= 1024 * 1024 * 1024:
+            raise ConfigError("MAX_CONTENT_LENGTH_BYTES must be between 65536 (64 KiB) and 1073741824 (1 GiB)")
         url = cls.DATABASE_URL
         if url and not url.startswith(("sqlite", "postgresql")):
             raise ConfigError("DATABASE_URL must be a sqlite:// or postgresql:// URL")

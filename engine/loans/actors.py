@@ -28,17 +28,20 @@ class Actor:
 
 
 SYSTEM_ACTOR = Actor("system", SYSTEM)
+# One text for an application that does not exist and one the actor may not see, so that the
+# answer tells nothing (and never an internal id).
+APPLICATION_NOT_FOUND = "No such application."
 
 
 def ensure_institution_may_act(actor: Actor, application: LoanApplication) -> None:
     """Only the application's own institution acts on it; anyone else is told it does not exist."""
     if actor.role not in INSTITUTION_ROLES or actor.institution_id != application.institution_id:
-        raise NotFound(f"Application {application.id} doesn't exist.")
+        raise NotFound(APPLICATION_NOT_FOUND)
 
 
 def ensure_enterprise_owns(actor: Actor, application: LoanApplication) -> None:
     if actor.role != ENTERPRISE or actor.enterprise_id != application.enterprise_id:
-        raise NotFound(f"Application {application.id} doesn't exist.")
+        raise NotFound(APPLICATION_NOT_FOUND)
 
 
 def ensure_may_read(actor: Actor, application: LoanApplication) -> None:

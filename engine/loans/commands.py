@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,15 +12,62 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from engine.errors import ValidationFailed
 
 MAX_AMOUNT = Decimal("100000000000.00")  # 1000 亿元: far above any SME loan, below column limits
+# What the API documents (ECMAScript patterns); the fields below accept exactly these strings.
+MONEY_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,2})?$"
+RATE_PATTERN = r"^[0-9]{1,2}(\.[0-9]{1,4})?$"
+NOT_A_NUMBER = "Not a valid number."
+# Years a business time may fall in: wide enough for any loan, narrow enough that converting
+# between offsets never leaves Python's datetime range (year 1 and 9999 overflow).
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
+INSTANT_RULE = f"An ISO-8601 time with an offset, between the years {EARLIEST_YEAR} and {LATEST_YEAR}."
+
+
+class _AsciiDecimal(fields.Decimal):
+    """A decimal given as a Decimal or as ASCII digits with a point: no other scripts' digits
+    (Python's Decimal reads '１００' and '١٠٠'), no whitespace, no exponent, no NaN. A leading minus
+    sign is read so that the range check can say why it is refused."""
+
+    def __init__(self, integer_digits: int, **kwargs: Any) -> None:
+        # Up to 30 decimal places are read, so that the places check (not this one) names the problem.
+        self.shape = re.compile(rf"-?[0-9]{{1,{integer_digits}}}(\.[0-9]{{1,30}})?", re.ASCII)
+        super().__init__(places=None, allow_nan=False, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, str):
+            if not self.shape.fullmatch(value):
+                raise ValidationError(NOT_A_NUMBER)
+        elif isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+            raise ValidationError(NOT_A_NUMBER)  # floats are binary approximations of money
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def _money(**kwargs: Any) -> fields.Decimal:
-    return fields.Decimal(
-        places=None, allow_nan=False,
+    return _AsciiDecimal(
+        15,
         validate=validate.Range(min=Decimal("0.01"), max=MAX_AMOUNT,
                                 error="Must be between 0.01 and 100000000000.00 yuan."),
         **kwargs,
     )
+
+
+def _rate(**kwargs: Any) -> fields.Decimal:
+    return _AsciiDecimal(
+        2,
+        validate=validate.Range(min=Decimal("0.0001"), max=Decimal("36"), error="Must be between 0.0001 and 36 (%)."),
+        **kwargs,
+    )
+
+
+class Instant(fields.AwareDateTime):
+    """An ISO-8601 time with an offset (a naive one is refused) between EARLIEST_YEAR and LATEST_YEAR."""
+
+    default_error_messages = {"invalid": INSTANT_RULE, "invalid_awareness": INSTANT_RULE}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            raise ValidationError(INSTANT_RULE)
+        return moment
 
 
 def _two_places(value: Decimal) -> None:
@@ -27,6 +76,11 @@ def _two_places(value: Decimal) -> None:
 
 
 NUL_REFUSED = "NUL characters are not allowed."
+CONTROL_REFUSED = "Control characters are not allowed."
+# Unicode's control characters (C0, DEL, C1) but NUL, which has its own message.
+_CONTROL = re.compile("[\x01-\x1f\x7f-\x9f]")
+# Multi-line text keeps tab, line feed and carriage return (browsers send CR LF from a textarea).
+_CONTROL_IN_MULTILINE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def no_nul(value: str) -> None:
@@ -35,15 +89,35 @@ def no_nul(value: str) -> None:
         raise ValidationError(NUL_REFUSED)
 
 
-def _text(max_length: int, **kwargs: Any) -> fields.String:
-    return fields.String(validate=[validate.Length(min=1, max=max_length), no_nul], **kwargs)
+def single_line(value: str) -> None:
+    """Refuse NUL and every other control character, line breaks and tabs included."""
+    no_nul(value)
+    if _CONTROL.search(value):
+        raise ValidationError(CONTROL_REFUSED)
+
+
+def multiline(value: str) -> None:
+    """Refuse NUL and control characters other than tab and line breaks."""
+    no_nul(value)
+    if _CONTROL_IN_MULTILINE.search(value):
+        raise ValidationError(CONTROL_REFUSED)
+
+
+def _text(max_length: int, *, lines: bool = False, **kwargs: Any) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=max_length), multiline if lines else single_line],
+                         **kwargs)
+
+
+def _optional_text(max_length: int, *, lines: bool = True) -> fields.String:
+    return fields.String(validate=[validate.Length(max=max_length), multiline if lines else single_line],
+                         load_default=None)
 
 
 class CreditAuthorizationSchema(Schema):
     scope = _text(200, required=True)
     granted_by = _text(100, required=True)
-    granted_at = fields.AwareDateTime(required=True)
-    expires_at = fields.AwareDateTime(required=True)
+    granted_at = Instant(required=True)
+    expires_at = Instant(required=True)
 
     @validates_schema
     def _expiry_after_grant(self, data: dict[str, Any], **_: Any) -> None:
@@ -56,7 +130,7 @@ class SubmitSchema(Schema):
     product_id = fields.Integer(required=True, strict=True)
     amount = _money(required=True)
     term_months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=360))
-    purpose = _text(500, required=True)
+    purpose = _text(500, lines=True, required=True)
     authorization = fields.Nested(CreditAuthorizationSchema, required=True)
 
     @validates_schema
@@ -66,17 +140,14 @@ class SubmitSchema(Schema):
 
 
 class AcceptSchema(Schema):
-    note = fields.String(validate=validate.Length(max=500), load_default=None)
+    note = _optional_text(500)
 
 
 class ApproveSchema(Schema):
     amount = _money(required=True)
-    annual_rate = fields.Decimal(
-        required=True, allow_nan=False,
-        validate=validate.Range(min=Decimal("0.0001"), max=Decimal("36"), error="Must be between 0.0001 and 36 (%)."),
-    )
+    annual_rate = _rate(required=True)
     term_months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=360))
-    conditions = fields.String(validate=validate.Length(max=1000), load_default=None)
+    conditions = _optional_text(1000)
 
     @validates_schema
     def _places(self, data: dict[str, Any], **_: Any) -> None:
@@ -88,7 +159,7 @@ class ApproveSchema(Schema):
 
 
 class RejectSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    reason = _text(1000, lines=True, required=True)
 
     @validates_schema
     def _reason_not_blank(self, data: dict[str, Any], **_: Any) -> None:
@@ -100,7 +171,7 @@ class DisburseSchema(Schema):
     contract_number = _text(64, required=True)
     amount = _money(required=True)
     disbursed_on = fields.Date(required=True)
-    account = fields.String(validate=validate.Length(max=64), load_default=None)
+    account = _optional_text(64, lines=False)
 
     @validates_schema
     def _places(self, data: dict[str, Any], **_: Any) -> None:
@@ -113,7 +184,7 @@ class SettleSchema(Schema):
 
 
 class WithdrawSchema(Schema):
-    reason = fields.String(validate=validate.Length(max=500), load_default=None)
+    reason = _optional_text(500)
 
 
 def _check_places(value: Decimal, field: str) -> None:

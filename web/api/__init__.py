@@ -2,29 +2,60 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, request
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import EngineError, RateLimited
 from web.api.auth import Unauthenticated
-from web.api.errors import engine_error_response, error_body, http_error_response
+from web.api.errors import (
+    MAX_JSON_DEPTH,
+    engine_error_response,
+    error_response,
+    http_error_response,
+    refuse_unsafe_json,
+    server_error_response,
+    stamp,
+)
 from web.api.schemas import ErrorOut
 
 API_PREFIX = "/api/v1"
 
 
+def _is_api_request() -> bool:
+    return request.path == API_PREFIX or request.path.startswith(f"{API_PREFIX}/")
+
+
 class JsonErrorApi(Api):
-    """flask-smorest with our error shape, documented as the default response of every operation."""
+    """flask-smorest with our error shape, documented as the default response of every operation.
+
+    Its handlers answer JSON on /api/v1 only; elsewhere the pages' own (HTML) handlers answer."""
 
     ERROR_SCHEMA = ErrorOut
 
+    def _register_error_handlers(self) -> None:
+        handlers = self._app.error_handler_spec[None][None]
+        pages_http_error: Callable[[Any], Any] | None = handlers.get(HTTPException)
+        pages_unexpected_error: Callable[[Any], Any] | None = handlers.get(Exception)
+
+        def http_error(error: HTTPException) -> Any:
+            if _is_api_request() or pages_http_error is None:
+                return self.handle_http_exception(error)
+            return pages_http_error(error)
+
+        def unexpected_error(error: Exception) -> Any:
+            if _is_api_request() or pages_unexpected_error is None:
+                return server_error_response(error)
+            return pages_unexpected_error(error)
+
+        self._app.register_error_handler(HTTPException, http_error)
+        self._app.register_error_handler(Exception, unexpected_error)
+
     def handle_http_exception(self, error: HTTPException) -> Response:
         return http_error_response(error)
-
-
-def _is_api_request() -> bool:
-    return request.path.startswith(API_PREFIX)
 
 
 def init_app(app: Flask) -> None:
@@ -38,8 +69,13 @@ def init_app(app: Flask) -> None:
     api = JsonErrorApi(app, spec_kwargs={"security": [{"bearer": []}], "info": {"description": (
         "Authenticate with 'Authorization: Bearer <secret>': an institution's API key (银行直连) or "
         "a user token from POST /api/v1/tokens. Money is a string of yuan with two places, rates are "
-        "percentages as strings, times are ISO-8601 with an offset. State-changing calls accept an "
-        "Idempotency-Key header: a retry with the same body returns the first response.")}})
+        "percentages as strings, times are ISO-8601 with an offset (years 1900 to 2200). State-changing "
+        "calls accept an Idempotency-Key header: a retry with the same body returns the first response. "
+        "Every error is JSON {code, message, errors, request_id}; the request id is also the X-Request-Id "
+        "response header (send your own, up to 100 letters, digits and . _ : -, to trace a call). Bodies "
+        f"are limited to {app.config['MAX_CONTENT_LENGTH']} bytes (413) and JSON to {MAX_JSON_DEPTH} levels "
+        "of nesting; text may not hold NUL, lone surrogates or control characters (multi-line text keeps "
+        "tab and line breaks).")}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     app.extensions["api"] = api
 
@@ -51,18 +87,24 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(module.blp, url_prefix=f"{API_PREFIX}{module.PREFIX}")
     app.register_blueprint(docs.bp, url_prefix=API_PREFIX)
 
+    @app.before_request
+    def _refuse_unsafe_json() -> Response | None:
+        return refuse_unsafe_json() if _is_api_request() else None
+
+    @app.after_request
+    def _stamp_request_id(response: Response) -> Response:
+        return stamp(response) if _is_api_request() else response
+
     @app.errorhandler(Unauthenticated)
     def _unauthenticated(error: Unauthenticated) -> Response:
-        response = jsonify(error_body("unauthenticated", str(error)))
-        response.status_code = 401
+        response = error_response(401, "unauthenticated", str(error))
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
 
     @app.errorhandler(EngineError)
-    def _engine_error(error: EngineError) -> Response | tuple[str, int]:
+    def _engine_error(error: EngineError) -> Response:
         status, body = engine_error_response(error)
-        response = jsonify(body)
-        response.status_code = status
+        response = error_response(status, **body)
         if isinstance(error, RateLimited):
             response.headers["Retry-After"] = str(error.retry_after)
         return response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -9,7 +11,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from engine import privacy
+from engine.errors import NotFound
 from engine.loans import queries, services
+from engine.loans.actors import APPLICATION_NOT_FOUND
 from web.api.auth import current_actor
 from web.api.idempotent import idempotent
 from web.api.schemas import (
@@ -62,6 +66,20 @@ def _documented_errors(view):  # noqa: ANN001, ANN202 - decorator over flask-smo
     return view
 
 
+def _one_answer_for_missing(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Whichever layer found nothing (query, service, tenancy check), answer with the same words: an
+    application of another party and one that does not exist must be told apart by nothing."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except NotFound:
+            raise NotFound(APPLICATION_NOT_FOUND) from None
+
+    return wrapper
+
+
 @blp.route("")
 class Applications(MethodView):
     @blp.arguments(ListQuery, location="query")
@@ -93,6 +111,7 @@ class Applications(MethodView):
 @blp.route("/<reference>")
 @blp.response(200, ApplicationOut)
 @_documented_errors
+@_one_answer_for_missing
 def get_application(reference: str) -> Any:
     """Read one application (a read by an institution is recorded in the audit log)."""
     return _view(reference, record_view=True)
@@ -103,6 +122,7 @@ def get_application(reference: str) -> Any:
 @blp.arguments(AcceptIn)
 @blp.response(200, ApplicationOut)
 @_documented_errors
+@_one_answer_for_missing
 def accept(args: dict[str, Any], reference: str) -> Any:
     """Accept (受理) the application."""
     services.accept(_engine(), current_actor(), reference, args)
@@ -114,6 +134,7 @@ def accept(args: dict[str, Any], reference: str) -> Any:
 @blp.arguments(DecisionIn)
 @blp.response(200, ApplicationOut)
 @_documented_errors
+@_one_answer_for_missing
 def decide(args: dict[str, Any], reference: str) -> Any:
     """Report the credit decision: approve with amount, rate and term, or reject with a reason."""
     decision = args.pop("decision")
@@ -130,6 +151,7 @@ def decide(args: dict[str, Any], reference: str) -> Any:
 @blp.arguments(DisbursementIn)
 @blp.response(200, ApplicationOut)
 @_documented_errors
+@_one_answer_for_missing
 def disburse(args: dict[str, Any], reference: str) -> Any:
     """Report the disbursement (放款)."""
     args["disbursed_on"] = args["disbursed_on"].isoformat()
@@ -142,6 +164,7 @@ def disburse(args: dict[str, Any], reference: str) -> Any:
 @blp.arguments(SettlementIn)
 @blp.response(200, ApplicationOut)
 @_documented_errors
+@_one_answer_for_missing
 def settle(args: dict[str, Any], reference: str) -> Any:
     """Report that the loan is settled (结清)."""
     services.settle(_engine(), current_actor(), reference, {"settled_on": args["settled_on"].isoformat()})
@@ -153,6 +176,7 @@ def settle(args: dict[str, Any], reference: str) -> Any:
 @blp.arguments(WithdrawIn)
 @blp.response(200, ApplicationOut)
 @_documented_errors
+@_one_answer_for_missing
 def withdraw(args: dict[str, Any], reference: str) -> Any:
     """Withdraw my application (before the decision)."""
     services.withdraw(_engine(), current_actor(), reference, args)

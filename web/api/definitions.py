@@ -31,7 +31,7 @@ def _definition(session: Any, key: str, version: int) -> ProcessDefinition:
     found = session.scalars(sa.select(ProcessDefinition).where(
         ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
     if found is None:
-        raise NotFound(f"Process definition {key} v{version} doesn't exist.")
+        raise NotFound("No such process definition version.")
     return found
 
 
@@ -98,7 +98,7 @@ def get_instance(instance_id: int) -> Any:
     with current_app.extensions["engine"].reading() as session:
         instance = session.get(ProcessInstance, instance_id)
         if instance is None:
-            raise NotFound(f"Process instance {instance_id} doesn't exist.")
+            raise NotFound("No such process instance.")
         definition = session.get(ProcessDefinition, instance.definition_id)
         instance.key, instance.definition_version = definition.key, definition.version
         return instance

@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
+from engine.loans.commands import INSTANT_RULE, MONEY_PATTERN, RATE_PATTERN, Instant, multiline, single_line
 from engine.privacy import mask_account
 
-MONEY = validate.Regexp(r"^\d{1,12}(\.\d{1,2})?$", error="A decimal amount in yuan as a string, e.g. \"500000.00\".")
-RATE = validate.Regexp(r"^\d{1,2}(\.\d{1,4})?$", error="A percentage as a string, e.g. \"3.85\".")
+
+class WholeMatch(validate.Regexp):
+    """A pattern the whole value must match: marshmallow's Regexp lets '$' match before a final
+    newline. The pattern itself is written for the OpenAPI document (ECMAScript, ASCII classes)."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
+MONEY = WholeMatch(MONEY_PATTERN, re.ASCII, error="A decimal amount in yuan as a string, e.g. \"500000.00\".")
+RATE = WholeMatch(RATE_PATTERN, re.ASCII, error="A percentage as a string, e.g. \"3.85\".")
 STEPS = ("Accept", "Decide", "Disburse", "Settle")
 MAX_ID = 2**31 - 1
 ID = validate.Range(min=1, max=MAX_ID)
 STATUSES = ("submitted", "accepted", "approved", "rejected", "disbursed", "settled", "withdrawn")
 
 
+def _money_out(**kwargs: Any) -> fields.Decimal:
+    """Money as the API sends it: a string of yuan with two places."""
+    return fields.Decimal(as_string=True, places=2, metadata={"type": "string", "pattern": MONEY_PATTERN}, **kwargs)
+
+
+def _text(max_length: int, *, lines: bool = False, required: bool = False, **metadata: Any) -> fields.String:
+    """Text: single-line refuses every control character, multi-line keeps tab and line breaks."""
+    return fields.String(required=required, metadata=metadata, validate=[
+        validate.Length(min=1 if required else 0, max=max_length), multiline if lines else single_line])
+
+
+def _instant(**kwargs: Any) -> Instant:
+    return Instant(metadata={"description": INSTANT_RULE}, **kwargs)
+
+
 class AuthorizationIn(Schema):
-    scope = fields.String(required=True, validate=validate.Length(min=1, max=200),
-                          metadata={"description": "What the institution may query, e.g. 企业征信报告"})
-    granted_by = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    granted_at = fields.AwareDateTime(required=True)
-    expires_at = fields.AwareDateTime(required=True)
+    scope = _text(200, required=True, description="What the institution may query, e.g. 企业征信报告")
+    granted_by = _text(100, required=True)
+    granted_at = _instant(required=True)
+    expires_at = _instant(required=True)
 
 
 class SubmitIn(Schema):
@@ -29,12 +56,12 @@ class SubmitIn(Schema):
     product_id = fields.Integer(required=True, strict=True, validate=ID)
     amount = fields.String(required=True, validate=MONEY)
     term_months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=360))
-    purpose = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    purpose = _text(500, lines=True, required=True)
     authorization = fields.Nested(AuthorizationIn, required=True)
 
 
 class AcceptIn(Schema):
-    note = fields.String(validate=validate.Length(max=500))
+    note = _text(500, lines=True)
 
 
 class DecisionIn(Schema):
@@ -42,15 +69,15 @@ class DecisionIn(Schema):
     amount = fields.String(validate=MONEY)
     annual_rate = fields.String(validate=RATE)
     term_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=360))
-    conditions = fields.String(validate=validate.Length(max=1000))
-    reason = fields.String(validate=validate.Length(max=1000))
+    conditions = _text(1000, lines=True)
+    reason = _text(1000, lines=True)
 
 
 class DisbursementIn(Schema):
-    contract_number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    contract_number = _text(64, required=True)
     amount = fields.String(required=True, validate=MONEY)
     disbursed_on = fields.Date(required=True)
-    account = fields.String(validate=validate.Length(max=64))
+    account = _text(64)
 
 
 class SettlementIn(Schema):
@@ -58,14 +85,14 @@ class SettlementIn(Schema):
 
 
 class WithdrawIn(Schema):
-    reason = fields.String(validate=validate.Length(max=500))
+    reason = _text(500, lines=True)
 
 
 class ListQuery(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     step = fields.String(validate=validate.OneOf(STEPS))
-    due_before = fields.AwareDateTime()
-    updated_since = fields.AwareDateTime()
+    due_before = _instant()
+    updated_since = _instant()
     cursor = fields.Integer(validate=ID)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
@@ -84,7 +111,7 @@ class ApplicationOut(Schema):
     enterprise_id = fields.Integer()
     institution_id = fields.Integer()
     product_id = fields.Integer()
-    amount = fields.Decimal(as_string=True, places=2)
+    amount = _money_out()
     term_months = fields.Integer()
     purpose = fields.String()
     submitted_at = fields.DateTime()
@@ -94,15 +121,17 @@ class ApplicationOut(Schema):
     decision_due = fields.DateTime(allow_none=True)
     decision_due_provisional = fields.Boolean()
     decided_at = fields.DateTime(allow_none=True)
-    approved_amount = fields.Decimal(as_string=True, places=2, allow_none=True)
-    annual_rate = fields.Decimal(as_string=True, places=4, allow_none=True)
+    approved_amount = _money_out(allow_none=True)
+    annual_rate = fields.Decimal(as_string=True, places=4, allow_none=True,
+                                 metadata={"type": "string", "pattern": RATE_PATTERN})
     approved_term_months = fields.Integer(allow_none=True)
     approval_conditions = fields.String(allow_none=True)
     rejection_reason = fields.String(allow_none=True)
     contract_number = fields.String(allow_none=True)
-    disbursed_amount = fields.Decimal(as_string=True, places=2, allow_none=True)
+    disbursed_amount = _money_out(allow_none=True)
     disbursed_on = fields.Date(allow_none=True)
-    disbursement_account = fields.Function(lambda app: mask_account(app.disbursement_account), allow_none=True)
+    disbursement_account = fields.Function(lambda app: mask_account(app.disbursement_account), allow_none=True,
+                                           metadata={"type": "string", "description": "Masked: the last 4 digits"})
     settled_on = fields.Date(allow_none=True)
     withdrawn_at = fields.DateTime(allow_none=True)
     updated_at = fields.DateTime()
@@ -156,7 +185,7 @@ class ScorecardOut(Schema):
 
 
 class TokenIn(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    username = fields.String(required=True, validate=[validate.Length(min=1, max=100), single_line])
     password = fields.String(required=True, validate=validate.Length(min=1, max=200), load_only=True)
 
 
@@ -205,9 +234,13 @@ class InstancePageOut(Schema):
 
 
 class ErrorOut(Schema):
-    code = fields.String()
-    message = fields.String()
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
+                         metadata={"description": "Messages by field ('authorization.granted_at'), or '_schema'"})
+    request_id = fields.String(required=True, metadata={
+        "description": "This request's id (also the X-Request-Id header); quote it when reporting a problem"})
+    status = fields.String(metadata={"description": "A 409's current status of the application"})
 
 
 def drop_none(data: dict[str, Any]) -> dict[str, Any]:
