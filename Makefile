@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
+# waitress cuts off bodies past this before buffering them; the app itself refuses anything over
+# MAX_CONTENT_LENGTH_BYTES (1 MiB by default) with its own 413 page or JSON error.
+MAX_BODY_BYTES ?= 16777216
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 # The browser tests drive Debian's chromium (Playwright's own browser download does not work here).
@@ -32,7 +35,8 @@ translations: $(STAMP)
 run: $(STAMP) $(NPM_STAMP) translations
 	$(BIN)/flask --app web init-db --demo
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (web + timer scheduler in one process)"
-	SCHEDULER_ENABLED=1 $(BIN)/waitress-serve --listen=127.0.0.1:$(PORT) --threads=8 --call web:create_app
+	SCHEDULER_ENABLED=1 $(BIN)/waitress-serve --listen=127.0.0.1:$(PORT) --threads=8 \
+		--max-request-body-size=$(MAX_BODY_BYTES) --call web:create_app
 
 # The suite on the embedded default (SQLite); set DATABASE_URL to run it on PostgreSQL.
 test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) translations
