@@ -53,6 +53,17 @@ class Config:
     SCRIPT_LINE_BUDGET = _env_int("SCRIPT_LINE_BUDGET", 10_000)
     # Largest request body read (pages and API); a larger one is refused with 413 before it is read.
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH_BYTES", 1024 * 1024)
+    # Sign-in throttling (engine.access.SigninThrottle): failures within the window make the next
+    # attempt wait 1 s, 2 s, 4 s … (at most the maximum) once an allowance is used up: per account
+    # and source address, per source over all accounts (spraying), per account over all sources.
+    SIGNIN_WINDOW_MINUTES = _env_int("SIGNIN_WINDOW_MINUTES", 60)
+    SIGNIN_FREE_FAILURES = _env_int("SIGNIN_FREE_FAILURES", 3)
+    SIGNIN_SOURCE_FREE_FAILURES = _env_int("SIGNIN_SOURCE_FREE_FAILURES", 20)
+    SIGNIN_ACCOUNT_FREE_FAILURES = _env_int("SIGNIN_ACCOUNT_FREE_FAILURES", 30)
+    SIGNIN_MAX_DELAY_SECONDS = _env_int("SIGNIN_MAX_DELAY_SECONDS", 300)
+    # Reverse proxies in front of the app that append the client's address to X-Forwarded-For
+    # (0: the peer address is the client's). Sign-in throttling counts by that address.
+    TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
     TESTING = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -73,6 +84,15 @@ class Config:
             raise ConfigError("SCRIPT_LINE_BUDGET must be at least 100")
         if not 64 * 1024 <= cls.MAX_CONTENT_LENGTH <= 1024 * 1024 * 1024:
             raise ConfigError("MAX_CONTENT_LENGTH_BYTES must be between 65536 (64 KiB) and 1073741824 (1 GiB)")
+        if not 1 <= cls.SIGNIN_WINDOW_MINUTES <= 24 * 60:
+            raise ConfigError("SIGNIN_WINDOW_MINUTES must be between 1 and 1440 (failures are kept a day)")
+        for name in ("SIGNIN_FREE_FAILURES", "SIGNIN_SOURCE_FREE_FAILURES", "SIGNIN_ACCOUNT_FREE_FAILURES"):
+            if getattr(cls, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if not 1 <= cls.SIGNIN_MAX_DELAY_SECONDS <= 3600:
+            raise ConfigError("SIGNIN_MAX_DELAY_SECONDS must be between 1 and 3600")
+        if not 0 <= cls.TRUSTED_PROXY_COUNT <= 5:
+            raise ConfigError("TRUSTED_PROXY_COUNT must be between 0 and 5")
         url = cls.DATABASE_URL
         if url and not url.startswith(("sqlite", "postgresql")):
             raise ConfigError("DATABASE_URL must be a sqlite:// or postgresql:// URL")

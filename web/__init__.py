@@ -6,6 +6,7 @@ import logging
 import os
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 
 from config import Config, ConfigError, config_for
@@ -65,10 +66,12 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     api.init_app(app)
     cli.init_app(app)
 
+    app.config["REFUSES_DEMO_ACCOUNTS"] = config_class.refuses_demo_accounts()
     if config_class.refuses_demo_accounts():
         from engine.demo import demo_accounts_present
 
-        if demo_accounts_present(app.extensions["engine"]):
+        # An empty database (before `init-db`) has no accounts at all: nothing to refuse yet.
+        if _has_accounts_table(app.extensions["engine"]) and demo_accounts_present(app.extensions["engine"]):
             raise ConfigError("Demo accounts exist in this database; production refuses to start with them")
 
     if app.config["SCHEDULER_ENABLED"]:
@@ -78,6 +81,11 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
             app.extensions["engine"], app.config["SCHEDULER_SWEEP_SECONDS"], app.config["TIMER_BATCH_SIZE"]
         )
     return app
+
+
+def _has_accounts_table(engine: Engine) -> bool:
+    with engine.reading() as session:
+        return sa.inspect(session.connection()).has_table("user_account")
 
 
 def get_engine(app: Flask) -> Engine:

@@ -39,6 +39,8 @@ def _ready() -> Engine:
 @click.option("--demo/--no-demo", default=None, help="Load demo data (default: LOAD_DEMO_DATA).")
 def init_db(demo: bool | None) -> None:
     """Create or upgrade the database, seed the calendar, deploy the shipped models."""
+    if demo and current_app.config.get("REFUSES_DEMO_ACCOUNTS"):
+        raise click.ClickException("Demo data (with its well-known passwords) is refused in production.")
     engine = _ready()
     if demo if demo is not None else current_app.config["LOAD_DEMO_DATA"]:
         loaded = load_demo_data(engine)

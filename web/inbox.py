@@ -15,7 +15,7 @@ from engine.loans import assignment, metrics, queries, services
 from engine.loans.actors import INSTITUTION_ADMIN, OFFICER
 from engine.loans.punctuality import step_punctuality
 from engine.working_days import SHANGHAI
-from web.auth import current_actor
+from web.auth import current_actor, safe_next
 from web.labels import translate
 from web.pages import TREND_WEEKS, countdown, engine, roles_required, weekly_chart
 
@@ -148,7 +148,7 @@ def task_assignment(task_id: int, action: str) -> Response:
         abort(404)
     except (ConcurrencyConflict, Forbidden, ValidationFailed) as error:
         flash(_("The task could not be changed: %(reason)s", reason=translate(error.message)), "error")
-    return redirect(request.form.get("next") or url_for("inbox.index"))
+    return redirect(safe_next(request.form.get("next")) or url_for("inbox.index"))
 
 
 def _int(value: str | None) -> int | str | None:

@@ -1,4 +1,5 @@
-"""Tables of access: user accounts, API credentials (bank keys and user tokens), idempotency."""
+"""Tables of access: user accounts, web sessions, API credentials (bank keys and user tokens),
+idempotency, sign-in failures."""
 
 from __future__ import annotations
 
@@ -67,11 +68,40 @@ class IdempotencyRecord(Base):
 
 
 class LoginFailure(Base):
-    """A failed sign-in, kept briefly to slow down password guessing."""
+    """A failed sign-in from a source (an IPv4 address or an IPv6 /64), kept briefly to slow guessing."""
 
     __tablename__ = "login_failure"
-    __table_args__ = (sa.Index("ix_login_failure_username_at", "username", "at"),)
+    __table_args__ = (sa.Index("ix_login_failure_username_at", "username", "at"),
+                      sa.Index("ix_login_failure_source_at", "source", "at"))
 
     id: Mapped[int] = pk()
     username: Mapped[str] = mapped_column(sa.String(100))
+    source: Mapped[str] = mapped_column(sa.String(64))
     at: Mapped[datetime]
+
+
+class SigninSource(Base):
+    """A source an account signed in from: failures of others do not slow the account there."""
+
+    __tablename__ = "signin_source"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    last_success_at: Mapped[datetime]
+
+
+class WebSession(Base):
+    """A signed-in browser; the Flask session carries the secret whose SHA-256 is `id`.
+
+    `password_mark` ties the session to the password it was opened with, so that a password
+    reset elsewhere ends it too; `revoked_at` ends it for good (sign-out, password change).
+    """
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    password_mark: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -6,10 +6,11 @@ import pytest
 import sqlalchemy as sa
 
 from engine import idempotency
-from engine.access import check_login, create_user, issue_user_token
+from engine.access import check_login, create_user, end_web_session, issue_user_token, open_web_session
 from engine.housekeeping import Purged, purge_expired
 from engine.loans.actors import OFFICER
 from engine.models import ApiCredential, IdempotencyRecord, LoginFailure
+from engine.models.access import SigninSource, WebSession
 from tests.conftest import scalar
 
 
@@ -52,26 +53,37 @@ def test_purge_keeps_what_is_recent_and_forgets_the_rest(engine, clock, token_id
     _claim(engine, token_id, "old")
     _store(engine, token_id, "old", 201, {})
     with engine.transaction() as session:
-        assert check_login(session, clock.now(), "officer-x", "wrong") is None
+        assert check_login(session, clock.now(), "officer-x", "wrong", source="10.0.0.1") is None
+        user = check_login(session, clock.now(), "officer-x", "long-enough-password", source="10.0.0.2")
+        end_web_session(session, clock.now(), open_web_session(session, clock.now(), user))  # signed out
+        open_web_session(session, clock.now(), user)  # left open and never used again
     clock.advance(hours=23)
     _claim(engine, token_id, "new")
     with engine.transaction() as session:
-        assert check_login(session, clock.now(), "officer-x", "wrong") is None
+        assert check_login(session, clock.now(), "officer-x", "wrong", source="10.0.0.1") is None
 
-    clock.advance(hours=2)  # "old" is 25 hours old, "new" 2 hours; the 12-hour token expired 13 hours ago
-    assert purge_expired(engine) == Purged(1, 2, 0)
+    # "old" and the first failure are 25 hours old, "new" and the second 2 hours; the 12-hour token
+    # expired 13 hours ago; the signed-out session ended 25 hours ago.
+    clock.advance(hours=2)
+    assert purge_expired(engine) == Purged(1, 1, 0, 1)
     assert scalar(engine, sa.select(IdempotencyRecord.key)) == "new"
-    assert scalar(engine, sa.select(sa.func.count()).select_from(LoginFailure)) == 0
+    assert scalar(engine, sa.select(sa.func.count()).select_from(LoginFailure)) == 1
 
     clock.advance(hours=12)  # the token is now more than a day past its expiry: it goes, with its records
-    assert purge_expired(engine) == Purged(1, 0, 1)
+    assert purge_expired(engine) == Purged(1, 0, 1, 0)
     assert scalar(engine, sa.select(sa.func.count()).select_from(IdempotencyRecord)) == 0
     assert scalar(engine, sa.select(sa.func.count()).select_from(ApiCredential)) == 0
+    assert scalar(engine, sa.select(sa.func.count()).select_from(SigninSource)) == 1
+
+    clock.advance(days=30)  # the open session is idle for over 30 days, the known source unused as long
+    assert purge_expired(engine) == Purged(0, 1, 0, 1)
+    assert scalar(engine, sa.select(sa.func.count()).select_from(WebSession)) == 0
+    assert scalar(engine, sa.select(sa.func.count()).select_from(SigninSource)) == 0
 
 
 def test_live_tokens_and_their_records_stay(engine, clock, token_id):
     _claim(engine, token_id, "k")
     clock.advance(hours=1)
-    assert purge_expired(engine) == Purged(0, 0, 0)
+    assert purge_expired(engine) == Purged(0, 0, 0, 0)
     assert scalar(engine, sa.select(sa.func.count()).select_from(ApiCredential)) == 1
     assert scalar(engine, sa.select(sa.func.count()).select_from(IdempotencyRecord)) == 1

@@ -83,7 +83,7 @@ def test_nul_characters_in_forms_are_refused(browser, parties, engine):
 # Who may use each page or action of the web app (API excluded: tests/api has its own matrix).
 # "A" means staff of institution A (whose application is used); everyone else must get 404, or be
 # sent to sign in when anonymous. A new route fails this test until it is declared here.
-PUBLIC = {"static", "assets.vendor", "auth.login", "auth.logout", "home.index", "home.healthz"}
+PUBLIC = {"static", "assets.vendor", "auth.login", "auth.logout", "auth.password", "home.index", "home.healthz"}
 STAFF_A = {"officer-a", "bank-admin-a"}
 AUDIENCE = {
     "inbox.index": STAFF_A | {"officer-b"}, "inbox.record": STAFF_A | {"officer-b"},  # each sees their own

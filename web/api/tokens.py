@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from engine.access import check_login, issue_user_token
 from web.api.auth import Unauthenticated
 from web.api.schemas import ErrorOut, TokenIn, TokenOut
+from web.auth import client_source, signin_throttle
 
 PREFIX = "/tokens"
 blp = Blueprint("tokens", __name__, description="Sign in for a bearer token")
@@ -24,7 +25,8 @@ def create_token(args: dict[str, Any]) -> dict[str, Any]:
     """Exchange a username and password for a bearer token (valid for 12 hours)."""
     engine = current_app.extensions["engine"]
     with engine.transaction() as session:
-        user = check_login(session, engine.clock.now(), args["username"], args["password"])
+        user = check_login(session, engine.clock.now(), args["username"], args["password"],
+                           source=client_source(), throttle=signin_throttle())
         if user is not None:
             secret, credential = issue_user_token(session, engine.clock.now(), user)
             return {"token": secret, "expires_at": credential.expires_at}
