@@ -234,8 +234,25 @@ def test_the_claim_form_never_redirects_off_the_site(browser, parties, engine):
 
 # --- production start-up ------------------------------------------------------------------------------
 
-PRODUCTION_URL = POSTGRES_URL if ON_POSTGRES else os.environ.get(
-    "PRODUCTION_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/h_auth")
+# A scratch database of its own (never the suite's): production refuses SQLite, and this test
+# drops everything it made. The server is the one the suite runs against, or the local default.
+_SERVER_URL = (POSTGRES_URL if ON_POSTGRES else "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PRODUCTION_DB = f"production_start_{os.getpid()}"
+PRODUCTION_URL = _SERVER_URL.rsplit("/", 1)[0] + "/" + PRODUCTION_DB
+
+
+@pytest.fixture
+def empty_production_database():
+    from engine.database import create_db_engine
+
+    server = create_db_engine(_SERVER_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PRODUCTION_DB}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{PRODUCTION_DB}"')
+    yield PRODUCTION_URL
+    with server.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PRODUCTION_DB}" WITH (FORCE)')
+    server.dispose()
 
 
 def _flask(*args: str) -> subprocess.CompletedProcess:
@@ -246,16 +263,11 @@ def _flask(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def test_production_init_db_works_on_an_empty_postgresql_database_and_demo_accounts_are_still_refused():
+def test_production_init_db_works_on_an_empty_postgresql_database_and_demo_accounts_are_still_refused(
+        empty_production_database):
     from engine.database import create_db_engine
 
-    db = create_db_engine(PRODUCTION_URL)
-    try:
-        with db.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    except sa.exc.OperationalError as error:
-        pytest.skip(f"no PostgreSQL for the production start-up test: {error}")
+    db = create_db_engine(empty_production_database)
     try:
         created = _flask("init-db")
         assert created.returncode == 0, created.stderr
@@ -270,6 +282,4 @@ def test_production_init_db_works_on_an_empty_postgresql_database_and_demo_accou
         demo = _flask("init-db")
         assert demo.returncode != 0 and "Demo accounts exist" in demo.stderr
     finally:
-        with db.begin() as conn:
-            conn.execute(sa.text("DELETE FROM user_account WHERE username = 'admin'"))
         db.dispose()
