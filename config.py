@@ -51,6 +51,10 @@ class Config:
     LOAD_DEMO_DATA = _env_bool("LOAD_DEMO_DATA", False)
     # CPU budget of one BPMN script or expression, in interpreted lines.
     SCRIPT_LINE_BUDGET = _env_int("SCRIPT_LINE_BUDGET", 10_000)
+    # A case whose timers fail is parked as an incident and retried this many times automatically,
+    # after INCIDENT_BACKOFF_SECONDS, then twice that, and so on; then it waits for an admin.
+    INCIDENT_RETRIES = _env_int("INCIDENT_RETRIES", 3)
+    INCIDENT_BACKOFF_SECONDS = _env_int("INCIDENT_BACKOFF_SECONDS", 60)
     # Largest request body read (pages and API); a larger one is refused with 413 before it is read.
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH_BYTES", 1024 * 1024)
     # Sign-in throttling (engine.access.SigninThrottle): failures within the window make the next
@@ -82,6 +86,10 @@ class Config:
             raise ConfigError("TIMER_BATCH_SIZE must be at least 1")
         if cls.SCRIPT_LINE_BUDGET < 100:
             raise ConfigError("SCRIPT_LINE_BUDGET must be at least 100")
+        if cls.INCIDENT_RETRIES < 0:
+            raise ConfigError("INCIDENT_RETRIES must be 0 or more")
+        if cls.INCIDENT_BACKOFF_SECONDS < 1:
+            raise ConfigError("INCIDENT_BACKOFF_SECONDS must be at least 1")
         if not 64 * 1024 <= cls.MAX_CONTENT_LENGTH <= 1024 * 1024 * 1024:
             raise ConfigError("MAX_CONTENT_LENGTH_BYTES must be between 65536 (64 KiB) and 1073741824 (1 GiB)")
         if not 1 <= cls.SIGNIN_WINDOW_MINUTES <= 24 * 60:

@@ -11,6 +11,7 @@ from flask import Flask
 
 from config import Config, ConfigError, config_for
 from engine.bootstrap import build_engine
+from engine.incidents import RetryPolicy
 from engine.runtime import Engine
 
 
@@ -31,7 +32,8 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     app.extensions["engine"] = engine or build_engine(
-        app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"]
+        app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"],
+        retry_policy=RetryPolicy(app.config["INCIDENT_RETRIES"], app.config["INCIDENT_BACKOFF_SECONDS"]),
     )
 
     from web import (

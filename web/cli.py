@@ -14,8 +14,9 @@ from engine.access import create_institution_key, revoke_credential
 from engine.bootstrap import prepare
 from engine.definitions import deploy
 from engine.demo import load_demo_data
-from engine.errors import EngineError, ModelError
+from engine.errors import EngineError, ModelError, NotFound
 from engine.housekeeping import purge_expired
+from engine.incidents import incident_summary, open_incident_summaries, retry_incident
 from engine.migrate import upgrade
 from engine.runtime import Engine
 from engine.timers import sweep_due_timers
@@ -26,11 +27,14 @@ def _engine() -> Engine:
     return current_app.extensions["engine"]
 
 
-def _ready() -> Engine:
-    """Migrate the schema and seed calendar and models (idempotent and quick)."""
+def _ready(seed_models: bool = False) -> Engine:
+    """Migrate the schema and seed the calendar (idempotent and quick).
+
+    Only `init-db` seeds the shipped models, and never over a version an author deployed.
+    """
     upgrade(current_app.config["DATABASE_URL"])
     engine = _engine()
-    prepare(engine)
+    prepare(engine, seed_models=seed_models)
     return engine
 
 
@@ -38,10 +42,10 @@ def _ready() -> Engine:
 @with_appcontext
 @click.option("--demo/--no-demo", default=None, help="Load demo data (default: LOAD_DEMO_DATA).")
 def init_db(demo: bool | None) -> None:
-    """Create or upgrade the database, seed the calendar, deploy the shipped models."""
+    """Create or upgrade the database, seed the calendar, deploy the shipped models not yet there."""
     if demo and current_app.config.get("REFUSES_DEMO_ACCOUNTS"):
         raise click.ClickException("Demo data (with its well-known passwords) is refused in production.")
-    engine = _ready()
+    engine = _ready(seed_models=True)
     if demo if demo is not None else current_app.config["LOAD_DEMO_DATA"]:
         loaded = load_demo_data(engine)
         click.echo("Demo data loaded." if loaded else "Demo data already present.")
@@ -180,6 +184,53 @@ def worker() -> None:
         click.echo("Worker stopped.")
 
 
+@click.group("incidents", cls=AppGroup)
+def incidents_group() -> None:
+    """Cases parked because their timers failed (a broken or hostile model)."""
+
+
+def _beijing(instant: datetime) -> str:
+    return f"{instant.astimezone(SHANGHAI):%Y-%m-%d %H:%M} Asia/Shanghai"
+
+
+@incidents_group.command("list")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1, max=1000))
+def incidents_list(limit: int) -> None:
+    """List the open incidents: the case, the failing element, the error and the next automatic retry."""
+    engine = _ready()
+    with engine.reading() as session:
+        incidents = open_incident_summaries(session, limit)
+    if not incidents:
+        click.echo("No open incidents.")
+    for incident in incidents:
+        retry = _beijing(incident.next_retry_at) if incident.next_retry_at else "waiting for an admin"
+        click.echo(f"#{incident.id} {incident.business_key} ({incident.process_key} v{incident.process_version}) "
+                   f"at {incident.activity or 'an unknown element'}: {incident.failures} failure(s), "
+                   f"next automatic retry: {retry}")
+        click.echo(f"    {incident.error_type}: " + incident.message.replace("\n", "\n    "))
+
+
+@incidents_group.command("retry")
+@click.argument("incident_id", type=click.IntRange(min=1, max=2**31 - 1))
+@click.option("--by", "actor", default="admin", show_default=True, help="Who retries it (for the record).")
+def incidents_retry(incident_id: int, actor: str) -> None:
+    """Fire the timers of an incident's case again now; fail if they fail again."""
+    engine = _ready()
+    try:
+        resolved = retry_incident(engine, incident_id, actor)
+    except NotFound:
+        raise click.ClickException(f"No open incident #{incident_id}.") from None
+    if resolved:
+        click.echo(f"Incident #{incident_id} resolved: the case's timers fired.")
+        return
+    with engine.reading() as session:
+        incident = incident_summary(session, incident_id)
+    failures = incident.failures if incident else "?"
+    message = f"{incident.error_type}: {incident.message}" if incident else ""
+    raise click.ClickException(f"Incident #{incident_id} failed again ({failures} failures). {message}")
+
+
 def init_app(app: Flask) -> None:
-    for command in (init_db, deadline, calendar_group, deploy_command, api_key_group, sweep, purge, worker):
+    for command in (init_db, deadline, calendar_group, deploy_command, api_key_group, sweep, purge, worker,
+                    incidents_group):
         app.cli.add_command(command)

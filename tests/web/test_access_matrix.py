@@ -95,6 +95,7 @@ AUDIENCE = {
     "profile.profile": {"ent-user", "other-user"}, "profile.update_profile": {"ent-user", "other-user"},
     "process_view.position": STAFF_A | {"ent-user", "supervisor"},
     "supervision.board": {"supervisor"}, "supervision.breaches_csv": {"supervisor"},
+    "admin_incidents.index": {"admin"}, "admin_incidents.retry": {"admin"},
 }
 USERS = ["ent-user", "other-user", "officer-a", "officer-b", "bank-admin-a", "supervisor", "author", "admin"]
 FORMS = {"inbox.take_step": {"note": "x"}, "inbox.task_assignment": {"assignee": "officer-a"},
@@ -112,7 +113,7 @@ def _audience(endpoint: str) -> set[str]:
 
 def _routes(web_app, reference, task_id):
     values = {"reference": reference, "step": "accept", "task_id": task_id, "action": "unclaim", "user_id": 1,
-              "institution_id": 1, "product_id": 1}
+              "institution_id": 1, "product_id": 1, "incident_id": 1}
     for rule in web_app.url_map.iter_rules():
         if rule.endpoint in PUBLIC or rule.rule.startswith("/api/"):
             continue
