@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from engine.errors import (
+    ConcurrencyConflict,
+    EngineError,
+    Forbidden,
+    InvalidTransition,
+    ModelError,
+    NotFound,
+    RateLimited,
+    ScriptSecurityError,
+)
 from engine.loans.queries import platform_summary
 from web.auth import home_for
+from web.labels import translate
 
 bp = Blueprint("home", __name__)
 
@@ -39,6 +51,26 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
 def _unexpected_error(error: Exception) -> tuple[str, int]:
     current_app.logger.exception("Unhandled error", exc_info=error)
     return render_template("error.html", error=None), 500
+
+
+def engine_error_page(error: EngineError) -> tuple[str, int]:
+    """A refusal no view handled itself, as a page in the interface language (never JSON, never a 500)."""
+    if isinstance(error, (NotFound, Forbidden)):
+        return render_template("error.html", error=None, status=404,
+                               message=_("The page you asked for does not exist.")), 404
+    if isinstance(error, (ModelError, ScriptSecurityError)):
+        current_app.logger.warning("Model failure on %s: %s", error.context.get("activity"), error.message)
+        return render_template("error.html", error=None, status=422, message=_(
+            "The process model failed at this step, so nothing was changed. The platform's administrators "
+            "can see the error; please try again later.")), 422
+    if isinstance(error, RateLimited):
+        return render_template("error.html", error=None, status=429, message=_(
+            "Too many attempts; please wait a moment and try again.")), 429
+    if isinstance(error, (ConcurrencyConflict, InvalidTransition)):
+        return render_template("error.html", error=None, status=409, message=_(
+            "Someone changed this at the same moment, so nothing was changed. Please reload the page "
+            "and try again.") if error.code == "conflict" else translate(error.message)), 409
+    return render_template("error.html", error=None, status=400, message=translate(error.message)), 400
 
 
 def init_app(app: Flask) -> None:

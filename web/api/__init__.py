@@ -101,8 +101,12 @@ def init_app(app: Flask) -> None:
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
 
+    from web.views import engine_error_page
+
     @app.errorhandler(EngineError)
-    def _engine_error(error: EngineError) -> Response:
+    def _engine_error(error: EngineError) -> Response | tuple[str, int]:
+        if not _is_api_request():
+            return engine_error_page(error)
         status, body = engine_error_response(error)
         response = error_response(status, **body)
         if isinstance(error, RateLimited):

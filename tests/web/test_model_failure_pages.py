@@ -1,0 +1,26 @@
+"""A model that fails at a step answers the person with a page in their language, never a 500 or JSON."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from engine.definitions import deploy
+from engine.models import LoanApplication
+from tests.conftest import scalar
+from tests.engine.hostile_models import SHIPPED
+
+
+def test_a_model_failing_at_submission_shows_a_chinese_page_and_changes_nothing(browser, engine, parties):
+    xml = SHIPPED.read_text(encoding="utf-8").replace(
+        "<bpmn:script>accept_working_days = 3", "<bpmn:script>broken = 1 / int('0')\naccept_working_days = 3", 1)
+    with engine.transaction() as session:
+        deploy(session, xml, "author", engine.clock)
+    enterprise = browser("ent-user")
+    response = enterprise.post("/my/applications/new", {
+        "product": f"{parties.bank_a_id}:{parties.product_a_id}", "amount": "500000.00",
+        "term_months": "12", "purpose": "采购原材料", "authorize": "yes"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422, page[:500]
+    assert response.content_type.startswith("text/html")
+    assert "流程模型在这一步出错" in page and "ZeroDivisionError" not in page
+    assert scalar(engine, sa.select(sa.func.count()).select_from(LoanApplication)) == 0
