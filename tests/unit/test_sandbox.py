@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import ScriptSecurityError
-from engine.sandbox import RestrictedEnvironment
+from engine.sandbox import RestrictedEnvironment, compile_expression, compile_script
 
 
 @pytest.fixture
@@ -93,3 +93,132 @@ def test_the_line_budget_counts_the_scripts_own_lines_only():
         sandbox.execute("i = 0\nwhile True:\n    i = i + 1", {})
     with pytest.raises((ScriptSecurityError, RecursionError)):
         sandbox.execute("def f(n):\n    return f(n + 1)\nf(0)", {})
+
+
+@pytest.fixture
+def roomy():
+    return RestrictedEnvironment({"add_working_days": lambda start, n: f"{start}+{n}"})
+
+
+def test_ordinary_scripts_compute_with_decimal_like_strings(roomy):
+    data = {"approved_amount": "250000.00", "annual_rate": "0.0435", "term_months": 36}
+    roomy.execute(
+        "amount = float(approved_amount)\n"
+        "monthly_rate = float(annual_rate) / 12\n"
+        "payment = round(amount * monthly_rate / (1 - (1 + monthly_rate) ** -term_months), 2)\n"
+        "whole_yuan = int(approved_amount.split('.')[0])\n"
+        "cents = int(approved_amount.replace('.', '')) % 100\n"
+        "large = whole_yuan >= 100_000 and term_months * 30 > 1000", data)
+    rate = 0.0435 / 12
+    assert data["payment"] == round(250000 * rate / (1 - (1 + rate) ** -36), 2)
+    assert (data["whole_yuan"], data["cents"], data["large"]) == (250000, 0, True)
+
+
+def test_list_comprehensions_and_loops_of_modest_size_still_run(roomy):
+    data = {"items": [3, 1, 2]}
+    roomy.execute(
+        "squares = [i * i for i in range(1000)]\n"
+        "total = sum(squares)\n"
+        "evens = sorted({i for i in range(100) if i % 2 == 0})[:3]\n"
+        "index = {str(i): i for i in range(50)}\n"
+        "largest = max(x * 2 for x in items)\n"
+        "pairs = 0\n"
+        "for a in range(30):\n"
+        "    for b in range(30):\n"
+        "        pairs += 1\n"
+        "ordered = sorted(items, key=lambda item: -item)", data)
+    assert data["total"] == sum(i * i for i in range(1000))
+    assert (data["evens"], data["index"]["49"], data["largest"], data["pairs"]) == ([0, 2, 4], 49, 6, 900)
+    assert data["ordered"] == [3, 2, 1]
+    assert roomy.evaluate("[n for n in items if n > 1]", data) == [3, 2]
+
+
+def test_string_formatting_and_padding_with_small_widths_still_work(roomy):
+    data = {"amount": 1234567.891, "name": "ACME", "parts": ["2026", "01", "31"]}
+    roomy.execute(
+        "money = f'{amount:>16,.2f}'\n"
+        "label = f'{name!r:<8}|{len(parts):03d}'\n"
+        "old_style = '%-6s|%08.1f|%*d' % (name, 3.14159, 4, 7)\n"
+        "named = '%(name)s-%(n)02d' % {'name': name, 'n': 5}\n"
+        "padded = name.ljust(8, '.') + name.rjust(6) + name.center(8, '*') + '42'.zfill(5)\n"
+        "joined = '-'.join(parts)\n"
+        "tabbed = 'a\\tb'.expandtabs(4)\n"
+        "replaced = 'loan-loan'.replace('loan', 'credit')\n"
+        "repeated = '=' * 10 + str([1, 2]) + repr('x')\n"
+        "raw = bytes(3) + bytearray(b'ab') + (258).to_bytes(2, 'big')", data)
+    assert data["money"] == f"{1234567.891:>16,.2f}"
+    assert data["label"] == "'ACME'  |003"
+    assert data["old_style"] == "ACME  |000003.1|   7"
+    assert data["named"] == "ACME-05"
+    assert data["padded"] == "ACME....  ACME**ACME**00042"
+    assert (data["joined"], data["tabbed"], data["replaced"]) == ("2026-01-31", "a   b", "credit-credit")
+    assert data["repeated"] == "==========[1, 2]'x'"
+    assert data["raw"] == b"\x00\x00\x00ab\x01\x02"
+
+
+def test_arithmetic_on_numbers_of_ordinary_size_still_works(roomy):
+    assert roomy.evaluate("(2 ** 64, 1 << 100, pow(3, 200, 1000), 10 ** -2, round(1234.5678, -2))", {}) == (
+        2 ** 64, 1 << 100, pow(3, 200, 1000), 10 ** -2, 1200.0)
+    assert roomy.evaluate("x * y + (x << 3) - x % 7", {"x": 12345678901234567890, "y": 98765}) == (
+        12345678901234567890 * 98765 + (12345678901234567890 << 3) - 12345678901234567890 % 7)
+
+
+def test_the_guarded_builtins_still_behave_like_the_types(roomy):
+    data = {"items": [1, 2, 3], "name": "ACME"}
+    assert roomy.evaluate("isinstance(name, str) and isinstance(items, list) and isinstance({}, dict)", data)
+    assert roomy.evaluate("not isinstance(items, (str, bytes)) and isinstance(b'x', bytes)", data)
+    assert roomy.evaluate("(str(5), list('ab'), dict(a=1), str.upper(name), list(map(str, items)))", data) == (
+        "5", ["a", "b"], {"a": 1}, "ACME", ["1", "2", "3"])
+    assert roomy.evaluate("(min(items), any(items), list(enumerate(items))[0], list(reversed(items)))", data) == (
+        1, True, (0, 1), [3, 2, 1])
+
+
+def test_expressions_see_task_data_helpers_and_data_objects(roomy):
+    data = {"decision": "approve", "submitted_at": "t", "accept_working_days": 3}
+    assert roomy.evaluate('decision == "approve"', data) is True
+    assert roomy.evaluate("add_working_days(submitted_at, accept_working_days - 1)", data) == "t+2"
+    assert roomy.evaluate("limit > 5", data, {"limit": 10}) is True
+    assert roomy.evaluate("(total := 2) + 1", data) == 3 and "total" not in data
+
+
+def test_task_data_cannot_replace_the_guards(roomy):
+    assert roomy.evaluate("value.real", {"value": 4, "_getattr_": "replaced"}) == 4
+    with pytest.raises(ScriptSecurityError, match='starts with "_"'):
+        roomy.evaluate("_mul_(2, 3)", {})
+
+
+def test_scripts_can_raise_and_catch_ordinary_exceptions(roomy):
+    data = {"raw": "not a number"}
+    roomy.execute("try:\n    value = int(raw)\nexcept ValueError:\n    value = 0", data)
+    assert data["value"] == 0
+    with pytest.raises(ValueError, match="bad amount"):
+        roomy.execute("raise ValueError('bad amount')", {})
+
+
+def test_a_script_leaves_its_own_functions_and_iterators_behind(roomy):
+    data = {}
+    roomy.execute("def double(n):\n    return n * 2\nlater = map(double, [1])\nresult = double(21)", data)
+    assert data == {"result": 42}
+
+
+def test_the_limits_can_be_set_per_environment():
+    small = RestrictedEnvironment({}, line_budget=500, max_sequence_length=2_000, memory_budget=1024 * 1024,
+                                  cpu_seconds=0.2, max_int_bits=2_048)
+    assert small.evaluate("len(list(range(1_500)))", {}) == 1_500
+    with pytest.raises(ScriptSecurityError, match="range"):
+        small.evaluate("range(5_000)", {})
+    with pytest.raises(ScriptSecurityError, match="2,048"):
+        small.evaluate("2 ** 3_000", {"two": 2})
+    with pytest.raises(ScriptSecurityError, match="memory budget of 1 MB"):
+        small.execute("kept = []\nfor i in range(200):\n    kept.append([0] * 1_999)", {})
+    with pytest.raises(ScriptSecurityError, match="step budget of 500"):
+        small.execute("while True:\n    pass", {})
+    with pytest.raises(ValueError):
+        RestrictedEnvironment({}, max_sequence_length=10)
+
+
+def test_compile_functions_are_cached_and_refuse_with_a_clear_message():
+    assert compile_expression("amount > 1") is compile_expression("amount > 1")
+    assert compile_script("x = 1") is compile_script("x = 1")
+    with pytest.raises(ScriptSecurityError, match="SyntaxError"):
+        compile_script("x = ")
