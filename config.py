@@ -51,6 +51,11 @@ class Config:
     LOAD_DEMO_DATA = _env_bool("LOAD_DEMO_DATA", False)
     # CPU budget of one BPMN script or expression, in interpreted lines.
     SCRIPT_LINE_BUDGET = _env_int("SCRIPT_LINE_BUDGET", 10_000)
+    # CPU time of one script or expression (milliseconds of its thread), the largest string, list or
+    # range it may build, and the memory its guarded operations may allocate in all.
+    SCRIPT_CPU_MILLISECONDS = _env_int("SCRIPT_CPU_MILLISECONDS", 500)
+    SCRIPT_MAX_SEQUENCE_LENGTH = _env_int("SCRIPT_MAX_SEQUENCE_LENGTH", 1_000_000)
+    SCRIPT_MEMORY_BUDGET_MB = _env_int("SCRIPT_MEMORY_BUDGET_MB", 64)
     # A case whose timers fail is parked as an incident and retried this many times automatically,
     # after INCIDENT_BACKOFF_SECONDS, then twice that, and so on; then it waits for an admin.
     INCIDENT_RETRIES = _env_int("INCIDENT_RETRIES", 3)
@@ -78,6 +83,13 @@ class Config:
         return False
 
     @classmethod
+    def script_limits(cls) -> dict[str, float | int]:
+        """Keyword arguments of the sandbox (engine.sandbox.RestrictedEnvironment)."""
+        return {"cpu_seconds": cls.SCRIPT_CPU_MILLISECONDS / 1000,
+                "max_sequence_length": cls.SCRIPT_MAX_SEQUENCE_LENGTH,
+                "memory_budget": cls.SCRIPT_MEMORY_BUDGET_MB * 1024 * 1024}
+
+    @classmethod
     def validate(cls) -> None:
         """Refuse to start with a setting that cannot work."""
         if cls.SCHEDULER_SWEEP_SECONDS < 1:
@@ -86,6 +98,12 @@ class Config:
             raise ConfigError("TIMER_BATCH_SIZE must be at least 1")
         if cls.SCRIPT_LINE_BUDGET < 100:
             raise ConfigError("SCRIPT_LINE_BUDGET must be at least 100")
+        if not 10 <= cls.SCRIPT_CPU_MILLISECONDS <= 60_000:
+            raise ConfigError("SCRIPT_CPU_MILLISECONDS must be between 10 and 60000")
+        if not 1_000 <= cls.SCRIPT_MAX_SEQUENCE_LENGTH <= 100_000_000:
+            raise ConfigError("SCRIPT_MAX_SEQUENCE_LENGTH must be between 1000 and 100000000")
+        if not 1 <= cls.SCRIPT_MEMORY_BUDGET_MB <= 4096:
+            raise ConfigError("SCRIPT_MEMORY_BUDGET_MB must be between 1 and 4096")
         if cls.INCIDENT_RETRIES < 0:
             raise ConfigError("INCIDENT_RETRIES must be 0 or more")
         if cls.INCIDENT_BACKOFF_SECONDS < 1:

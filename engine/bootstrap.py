@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.calendar_store import seed_calendar
 from engine.clock import Clock
 from engine.database import create_db_engine, make_session_factory
@@ -12,10 +14,10 @@ from engine.runtime import Engine
 
 
 def build_engine(database_url: str, clock: Clock | None = None, script_line_budget: int = 10_000,
-                 retry_policy: RetryPolicy | None = None) -> Engine:
+                 retry_policy: RetryPolicy | None = None, script_limits: dict[str, Any] | None = None) -> Engine:
     """Create the engine for a database; nothing is written yet."""
     db = create_db_engine(database_url)
-    engine = Engine(make_session_factory(db), clock, script_line_budget, retry_policy)
+    engine = Engine(make_session_factory(db), clock, script_line_budget, retry_policy, script_limits)
     loan_services.install(engine)
     return engine
 

@@ -71,6 +71,8 @@ T = TypeVar("T")
 _CURRENT: ContextVar[tuple[Engine, Session] | None] = ContextVar("engine_transaction", default=None)
 
 RETRY_ATTEMPTS = 4
+# About ten years: no commitment runs longer, and the helper runs outside the script's budgets.
+MAX_WORKING_DAYS = 2_500
 
 
 def parse_instant(value: str | datetime) -> datetime:
@@ -89,11 +91,14 @@ class Engine:
         clock: Clock | None = None,
         script_line_budget: int = 10_000,
         retry_policy: RetryPolicy | None = None,
+        script_limits: dict[str, Any] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock: Clock = clock or SystemClock()
         self.script_line_budget = script_line_budget
         self.retry_policy = retry_policy or RetryPolicy()
+        # cpu_seconds, max_sequence_length, memory_budget: see engine.sandbox.RestrictedEnvironment.
+        self.script_limits = dict(script_limits or {})
         self.specs = SpecCache()
         self.calendars = CalendarProvider()
         self.bindings: dict[str, ProcessBinding] = {}
@@ -239,7 +244,11 @@ class InstanceOperation:
         self._calendar: WorkingDayCalendar | None = None
 
         def add_working_days(start: str | datetime, working_days: int) -> str:
-            deadline = self.calendar.add_working_days(parse_instant(start), int(working_days))
+            working_days = int(working_days)
+            if abs(working_days) > MAX_WORKING_DAYS:
+                raise ModelError(f"add_working_days counts at most {MAX_WORKING_DAYS} working days, "
+                                 f"not {working_days}")
+            deadline = self.calendar.add_working_days(parse_instant(start), working_days)
             due = deadline.due.isoformat()
             self.provisional_dues[due] = deadline.provisional
             return due
@@ -249,6 +258,7 @@ class InstanceOperation:
             self.engine.clock,
             binding.services(self),
             self.engine.script_line_budget,
+            self.engine.script_limits,
         )
 
     @property

@@ -212,8 +212,9 @@ class EngineScriptEngine(PythonScriptEngine):
         clock: Clock,
         services: Mapping[str, ServiceHandler],
         line_budget: int = 10_000,
+        limits: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(environment=RestrictedEnvironment(helpers, line_budget))
+        super().__init__(environment=RestrictedEnvironment(helpers, line_budget, **(limits or {})))
         self.clock = clock
         self.services = services
 
@@ -223,7 +224,8 @@ class EngineScriptEngine(PythonScriptEngine):
     def evaluate(self, task: SpiffTask, expression: str, external_context: Any = None) -> Any:
         try:
             return self.environment.evaluate(expression, task.data, external_context)
-        except EngineError:
+        except EngineError as err:
+            err.context.setdefault("activity", task.task_spec.bpmn_id)
             raise
         except BaseException as err:  # noqa: BLE001 - any failure of model code becomes a named model error
             if not raised_by_model_code(err):
@@ -234,7 +236,8 @@ class EngineScriptEngine(PythonScriptEngine):
     def execute(self, task: SpiffTask, script: str, external_context: Any = None) -> Any:
         try:
             return self.environment.execute(script, task.data, external_context or {})
-        except EngineError:
+        except EngineError as err:
+            err.context.setdefault("activity", task.task_spec.bpmn_id)
             raise
         except BaseException as err:  # noqa: BLE001 - any failure of model code becomes a named model error
             if not raised_by_model_code(err):

@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     app.extensions["engine"] = engine or build_engine(
         app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"],
         retry_policy=RetryPolicy(app.config["INCIDENT_RETRIES"], app.config["INCIDENT_BACKOFF_SECONDS"]),
+        script_limits=config_class.script_limits(),
     )
 
     from web import (

@@ -105,3 +105,13 @@ def test_an_admins_retry_resolves_the_incident_once_the_cause_is_gone(engine, su
     assert (incident.state, incident.resolved_by) == ("resolved", "user:admin")
     assert _breached_applications(engine) == {application_id}
     assert {s for (s,) in rows(engine, sa.select(TimerRow.state))} == {"fired"}
+
+
+def test_a_timer_asking_for_a_billion_working_days_fails_at_once_and_leaves_nothing(engine, submit):
+    from engine.errors import ModelError
+
+    _deploy(engine, SHIPPED.read_text(encoding="utf-8").replace(
+        "accept_working_days = 3", "accept_working_days = int('1' + '0' * 18)", 1))
+    with pytest.raises(ModelError, match="at most"):
+        submit()
+    assert scalar(engine, sa.select(sa.func.count()).select_from(LoanApplication)) == 0
