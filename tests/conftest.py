@@ -67,6 +67,19 @@ def database_url(tmp_path, _postgres_schema) -> str:
 
 
 @pytest.fixture
+def cli_database_url(tmp_path, _postgres_schema) -> str:
+    """An empty database for the CLI's own `init-db` (SQLite: a new file; PostgreSQL: emptied tables)."""
+    if _postgres_schema:
+        db = create_db_engine(_postgres_schema)
+        with db.begin() as conn:
+            tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        db.dispose()
+        return _postgres_schema
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture
 def clock() -> ControlledClock:
     return ControlledClock(cst("2026-09-30 10:00"))
 

@@ -13,29 +13,9 @@ from engine.errors import ConcurrencyConflict
 from engine.loans import services
 from engine.models import AuditEvent, LoanApplication, ProcessInstance, SlaBreach, TimerRow
 from tests.conftest import cst, rows, scalar
+from tests.engine.racing import race
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _race(calls):
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def run(index, call):
-        barrier.wait()
-        try:
-            outcomes[index] = call()
-        except ConcurrencyConflict as err:
-            outcomes[index] = err
-        except Exception as err:  # noqa: BLE001 - reported by the assertion below
-            outcomes[index] = err
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
 
 
 def test_two_completions_of_the_same_task_at_once_one_wins(engine, parties, submit):
@@ -48,7 +28,7 @@ def test_two_completions_of_the_same_task_at_once_one_wins(engine, parties, subm
         def accept(application_id=application_id):
             return services.accept(engine, parties.officer_a, application_id)
 
-        outcomes = _race([accept, accept])
+        outcomes = race(accept, accept)
         winners = [o for o in outcomes if not isinstance(o, Exception)]
         losers = [o for o in outcomes if isinstance(o, Exception)]
         assert len(winners) == 1 and len(losers) == 1, outcomes

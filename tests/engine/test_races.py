@@ -8,7 +8,6 @@ per race; `make stress` runs many more (STRESS_TRIALS).
 from __future__ import annotations
 
 import os
-import threading
 
 import sqlalchemy as sa
 
@@ -17,29 +16,10 @@ from engine.loans import services
 from engine.models import AuditEvent, LoanApplication, SlaBreach, TimerRow
 from engine.timers import sweep_due_timers
 from tests.conftest import APPROVAL, cst, scalar
+from tests.engine.racing import race
 
 TRIALS = int(os.environ.get("STRESS_TRIALS", "4"))
 REFUSALS = (ConcurrencyConflict, InvalidTransition)  # both answer 409 over the API
-
-
-def _race(*calls):
-    """Run the calls at the same instant in threads; return each result or exception."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def run(index, call):
-        barrier.wait()
-        try:
-            outcomes[index] = call()
-        except BaseException as err:  # noqa: BLE001 - every outcome is checked by the caller
-            outcomes[index] = err
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
 
 
 def _only_success_or_refusal(outcomes):
@@ -63,7 +43,7 @@ def test_two_concurrent_late_accepts_one_succeeds_the_other_is_refused(engine, p
         def accept(application_id=application_id):
             return services.accept(engine, parties.officer_a, application_id)
 
-        winners = _only_success_or_refusal(_race(accept, accept))
+        winners = _only_success_or_refusal(race(accept, accept))
         assert len(winners) == 1
         assert _breaches(engine, application_id, "accept") == 1
         assert scalar(engine, sa.select(sa.func.count()).select_from(AuditEvent).where(
@@ -77,7 +57,7 @@ def test_a_late_accept_racing_the_sweep_records_one_breach(engine, parties, subm
         engine.forget_live_workflows()
         clock.set(cst("2026-10-12 09:00"))
 
-        outcomes = _race(lambda application_id=application_id: services.accept(engine, parties.officer_a,
+        outcomes = race(lambda application_id=application_id: services.accept(engine, parties.officer_a,
                                                                                application_id),
                          lambda: sweep_due_timers(engine))
         _only_success_or_refusal(outcomes)
@@ -102,7 +82,7 @@ def test_a_late_decision_racing_the_enterprises_withdrawal_ends_in_one_of_them(e
         engine.forget_live_workflows()
         clock.set(cst("2026-11-20 09:00"))  # past the decision deadline too
 
-        outcomes = _race(
+        outcomes = race(
             lambda application_id=application_id: services.approve(engine, parties.officer_a, application_id,
                                                                    dict(APPROVAL)),
             lambda application_id=application_id: services.withdraw(engine, parties.enterprise, application_id,

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ON_POSTGRES, POSTGRES_URL
 from web import create_app
 
 
 @pytest.fixture
-def app(tmp_path, _postgres_schema):
-    if ON_POSTGRES:
-        from tests.conftest import Base, create_db_engine
-
-        db = create_db_engine(POSTGRES_URL)
-        with db.begin() as conn:
-            tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-            conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-        db.dispose()
-    url = POSTGRES_URL if ON_POSTGRES else f"sqlite:///{tmp_path / 'cli.db'}"
-    return create_app({"TESTING": True, "DATABASE_URL": url})
+def app(cli_database_url):
+    return create_app({"TESTING": True, "DATABASE_URL": cli_database_url})
 
 
 def test_deadline_command_prints_the_utc_instant(app):

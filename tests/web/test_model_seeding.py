@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from engine import definitions
 from engine.database import create_db_engine
 from engine.models import ProcessDefinition
-from tests.conftest import ON_POSTGRES, POSTGRES_URL
 from web import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,17 +22,8 @@ SHIPPED = ROOT / "bpmn" / "loan_lifecycle.bpmn"
 
 
 @pytest.fixture
-def url(tmp_path, _postgres_schema):
-    if ON_POSTGRES:
-        from tests.conftest import Base
-
-        db = create_db_engine(POSTGRES_URL)
-        with db.begin() as conn:
-            tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-            conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-        db.dispose()
-        return POSTGRES_URL
-    return f"sqlite:///{tmp_path / 'seeding.db'}"
+def url(cli_database_url):
+    return cli_database_url
 
 
 def _versions(url: str) -> list[tuple[int, str]]:
