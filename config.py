@@ -60,6 +60,8 @@ class Config:
     # after INCIDENT_BACKOFF_SECONDS, then twice that, and so on; then it waits for an admin.
     INCIDENT_RETRIES = _env_int("INCIDENT_RETRIES", 3)
     INCIDENT_BACKOFF_SECONDS = _env_int("INCIDENT_BACKOFF_SECONDS", 60)
+    # `flask worker` restarts its sweep process when one case's timers run longer than this.
+    WORKER_CASE_TIMEOUT_SECONDS = _env_int("WORKER_CASE_TIMEOUT_SECONDS", 60)
     # Largest request body read (pages and API); a larger one is refused with 413 before it is read.
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH_BYTES", 1024 * 1024)
     # Sign-in throttling (engine.access.SigninThrottle): failures within the window make the next
@@ -104,6 +106,8 @@ class Config:
             raise ConfigError("SCRIPT_MAX_SEQUENCE_LENGTH must be between 1000 and 100000000")
         if not 1 <= cls.SCRIPT_MEMORY_BUDGET_MB <= 4096:
             raise ConfigError("SCRIPT_MEMORY_BUDGET_MB must be between 1 and 4096")
+        if not 5 <= cls.WORKER_CASE_TIMEOUT_SECONDS <= 3600:
+            raise ConfigError("WORKER_CASE_TIMEOUT_SECONDS must be between 5 and 3600")
         if cls.INCIDENT_RETRIES < 0:
             raise ConfigError("INCIDENT_RETRIES must be 0 or more")
         if cls.INCIDENT_BACKOFF_SECONDS < 1:

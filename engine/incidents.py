@@ -88,6 +88,8 @@ def fire_in_savepoint(session: Session, engine: Engine, instance: ProcessInstanc
     """
     instance_id = instance.id
     savepoint = session.begin_nested()
+    if engine.on_case is not None:
+        engine.on_case(instance_id)
     try:
         operation = engine.open(session, instance)
         operation.fire_due_timers()
@@ -103,6 +105,9 @@ def fire_in_savepoint(session: Session, engine: Engine, instance: ProcessInstanc
         session.info["engine_pending_live"].pop(instance_id, None)
         park_failed_case(session, engine, instance_id, timer_ids, error)
         return error
+    finally:
+        if engine.on_case is not None:
+            engine.on_case(None)
 
 
 def retry_incident(engine: Engine, incident_id: int, actor: str) -> bool:

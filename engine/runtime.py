@@ -99,6 +99,8 @@ class Engine:
         self.retry_policy = retry_policy or RetryPolicy()
         # cpu_seconds, max_sequence_length, memory_budget: see engine.sandbox.RestrictedEnvironment.
         self.script_limits = dict(script_limits or {})
+        # Told the instance id before a case's timers fire and None after (engine.worker's watchdog).
+        self.on_case: Callable[[int | None], None] | None = None
         self.specs = SpecCache()
         self.calendars = CalendarProvider()
         self.bindings: dict[str, ProcessBinding] = {}

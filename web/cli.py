@@ -173,15 +173,26 @@ def purge() -> None:
 @click.command("worker")
 @with_appcontext
 def worker() -> None:
-    """Run the timer sweep as this process's only job (any number may run)."""
-    from engine.scheduler import run_blocking
+    """Run the timer sweep as this process's only job (any number may run), in a watched child."""
+    from config import config_for
+    from engine.incidents import RetryPolicy
+    from engine.worker import WorkerSettings, supervise
 
-    engine = _ready()
-    click.echo(f"Worker sweeping every {current_app.config['SCHEDULER_SWEEP_SECONDS']} s; Ctrl-C stops it.")
+    _ready()
+    config = current_app.config
+    settings = WorkerSettings(
+        database_url=config["DATABASE_URL"], sweep_seconds=config["SCHEDULER_SWEEP_SECONDS"],
+        batch_size=config["TIMER_BATCH_SIZE"], script_line_budget=config["SCRIPT_LINE_BUDGET"],
+        script_limits=config_for().script_limits(),
+        retry_policy=RetryPolicy(config["INCIDENT_RETRIES"], config["INCIDENT_BACKOFF_SECONDS"]),
+        case_timeout_seconds=config["WORKER_CASE_TIMEOUT_SECONDS"])
+    click.echo(f"Worker sweeping every {settings.sweep_seconds} s (a case running over "
+               f"{settings.case_timeout_seconds} s restarts the sweep process without it); Ctrl-C stops it.")
     try:
-        run_blocking(engine, current_app.config["SCHEDULER_SWEEP_SECONDS"], current_app.config["TIMER_BATCH_SIZE"])
+        supervise(settings)
     except (KeyboardInterrupt, SystemExit):
-        click.echo("Worker stopped.")
+        pass
+    click.echo("Worker stopped.")
 
 
 @click.group("incidents", cls=AppGroup)
