@@ -60,6 +60,8 @@ class Config:
     # after INCIDENT_BACKOFF_SECONDS, then twice that, and so on; then it waits for an admin.
     INCIDENT_RETRIES = _env_int("INCIDENT_RETRIES", 3)
     INCIDENT_BACKOFF_SECONDS = _env_int("INCIDENT_BACKOFF_SECONDS", 60)
+    # Live workflow objects kept in memory per process (least recently used go first; 0 = none).
+    LIVE_WORKFLOW_CACHE_SIZE = _env_int("LIVE_WORKFLOW_CACHE_SIZE", 1_000)
     # `flask worker` restarts its sweep process when one case's timers run longer than this.
     WORKER_CASE_TIMEOUT_SECONDS = _env_int("WORKER_CASE_TIMEOUT_SECONDS", 60)
     # Largest request body read (pages and API); a larger one is refused with 413 before it is read.
@@ -75,6 +77,24 @@ class Config:
     # Reverse proxies in front of the app that append the client's address to X-Forwarded-For
     # (0: the peer address is the client's). Sign-in throttling counts by that address.
     TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+    # Delivery of outbox messages (notifications/): attempts before a dead letter, the first retry's
+    # wait (doubling), how long a claimed delivery may take before it is sent again, the worker's poll.
+    DELIVERY_MAX_ATTEMPTS = _env_int("DELIVERY_MAX_ATTEMPTS", 8)
+    DELIVERY_BACKOFF_SECONDS = _env_int("DELIVERY_BACKOFF_SECONDS", 30)
+    DELIVERY_LEASE_SECONDS = _env_int("DELIVERY_LEASE_SECONDS", 60)
+    DELIVERY_POLL_SECONDS = _env_int("DELIVERY_POLL_SECONDS", 5)
+    WEBHOOK_TIMEOUT_SECONDS = _env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+    # A rotated-out webhook secret still signs (a second signature) for this long.
+    WEBHOOK_SECRET_GRACE_HOURS = _env_int("WEBHOOK_SECRET_GRACE_HOURS", 24)
+    # E-mail over SMTP; no e-mail is sent while SMTP_HOST is empty. Reminders: one e-mail per person
+    # within REMINDER_DIGEST_MINUTES at most, listing every reminder due.
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = _env_int("SMTP_PORT", 25)
+    SMTP_USER = os.environ.get("SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", False)
+    MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@xinyidai.invalid")
+    REMINDER_DIGEST_MINUTES = _env_int("REMINDER_DIGEST_MINUTES", 60)
     TESTING = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -106,6 +126,8 @@ class Config:
             raise ConfigError("SCRIPT_MAX_SEQUENCE_LENGTH must be between 1000 and 100000000")
         if not 1 <= cls.SCRIPT_MEMORY_BUDGET_MB <= 4096:
             raise ConfigError("SCRIPT_MEMORY_BUDGET_MB must be between 1 and 4096")
+        if not 0 <= cls.LIVE_WORKFLOW_CACHE_SIZE <= 1_000_000:
+            raise ConfigError("LIVE_WORKFLOW_CACHE_SIZE must be between 0 and 1000000")
         if not 5 <= cls.WORKER_CASE_TIMEOUT_SECONDS <= 3600:
             raise ConfigError("WORKER_CASE_TIMEOUT_SECONDS must be between 5 and 3600")
         if cls.INCIDENT_RETRIES < 0:
@@ -123,6 +145,19 @@ class Config:
             raise ConfigError("SIGNIN_MAX_DELAY_SECONDS must be between 1 and 3600")
         if not 0 <= cls.TRUSTED_PROXY_COUNT <= 5:
             raise ConfigError("TRUSTED_PROXY_COUNT must be between 0 and 5")
+        if not 1 <= cls.DELIVERY_MAX_ATTEMPTS <= 100:
+            raise ConfigError("DELIVERY_MAX_ATTEMPTS must be between 1 and 100")
+        for name in ("DELIVERY_BACKOFF_SECONDS", "DELIVERY_POLL_SECONDS", "WEBHOOK_TIMEOUT_SECONDS"):
+            if getattr(cls, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        if cls.DELIVERY_LEASE_SECONDS < 2 * cls.WEBHOOK_TIMEOUT_SECONDS:
+            raise ConfigError("DELIVERY_LEASE_SECONDS must be at least twice WEBHOOK_TIMEOUT_SECONDS")
+        if not 0 <= cls.REMINDER_DIGEST_MINUTES <= 24 * 60:
+            raise ConfigError("REMINDER_DIGEST_MINUTES must be between 0 and 1440")
+        if not 0 <= cls.WEBHOOK_SECRET_GRACE_HOURS <= 24 * 30:
+            raise ConfigError("WEBHOOK_SECRET_GRACE_HOURS must be between 0 and 720")
+        if not 1 <= cls.SMTP_PORT <= 65535:
+            raise ConfigError("SMTP_PORT must be between 1 and 65535")
         url = cls.DATABASE_URL
         if url and not url.startswith(("sqlite", "postgresql")):
             raise ConfigError("DATABASE_URL must be a sqlite:// or postgresql:// URL")

@@ -14,10 +14,12 @@ from engine.runtime import Engine
 
 
 def build_engine(database_url: str, clock: Clock | None = None, script_line_budget: int = 10_000,
-                 retry_policy: RetryPolicy | None = None, script_limits: dict[str, Any] | None = None) -> Engine:
+                 retry_policy: RetryPolicy | None = None, script_limits: dict[str, Any] | None = None,
+                 live_cache_size: int = 1_000) -> Engine:
     """Create the engine for a database; nothing is written yet."""
     db = create_db_engine(database_url)
-    engine = Engine(make_session_factory(db), clock, script_line_budget, retry_policy, script_limits)
+    engine = Engine(make_session_factory(db), clock, script_line_budget, retry_policy, script_limits,
+                    live_cache_size)
     loan_services.install(engine)
     return engine
 

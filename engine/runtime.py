@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -92,6 +93,7 @@ class Engine:
         script_line_budget: int = 10_000,
         retry_policy: RetryPolicy | None = None,
         script_limits: dict[str, Any] | None = None,
+        live_cache_size: int = 1_000,
     ) -> None:
         self.session_factory = session_factory
         self.clock: Clock = clock or SystemClock()
@@ -104,7 +106,9 @@ class Engine:
         self.specs = SpecCache()
         self.calendars = CalendarProvider()
         self.bindings: dict[str, ProcessBinding] = {}
-        self._live: dict[int, tuple[int, Any, Snapshot]] = {}
+        # Live workflows of recently used running cases, least recently used first (bounded).
+        self._live: OrderedDict[int, tuple[int, Any, Snapshot]] = OrderedDict()
+        self.live_cache_size = live_cache_size
         self._definitions: dict[int, ProcessDefinition] = {}
         self._live_lock = Lock()
 
@@ -124,8 +128,13 @@ class Engine:
                 _CURRENT.reset(token)
             # Reached only when the body succeeded; commit happens on leaving `transaction`.
             pending = session.info.pop("engine_pending_live")
-        with self._live_lock:
-            self._live.update(pending)
+        if pending and self.live_cache_size > 0:
+            with self._live_lock:
+                for instance_id, entry in pending.items():
+                    self._live[instance_id] = entry
+                    self._live.move_to_end(instance_id)
+                while len(self._live) > self.live_cache_size:
+                    self._live.popitem(last=False)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -217,6 +226,8 @@ class Engine:
         return operation
 
     def _remember(self, session: Session, operation: InstanceOperation) -> None:
+        if operation.workflow.completed:
+            return  # a finished case is rarely opened again: not worth its memory
         pending = session.info["engine_pending_live"]
         pending[operation.instance.id] = (operation.instance.version, operation.workflow, operation.snapshot)
 

@@ -43,6 +43,8 @@ class WorkerSettings:
     script_limits: dict[str, Any] = field(default_factory=dict)
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     case_timeout_seconds: float = 60.0
+    delivery: Any = None  # notifications.settings.DeliverySettings: the delivery job runs next to the sweep
+    live_cache_size: int = 1_000
 
 
 class CaseWatch:
@@ -70,7 +72,8 @@ def build_worker_engine(settings: WorkerSettings) -> Any:
     from engine.bootstrap import build_engine
 
     return build_engine(settings.database_url, script_line_budget=settings.script_line_budget,
-                        retry_policy=settings.retry_policy, script_limits=settings.script_limits)
+                        retry_policy=settings.retry_policy, script_limits=settings.script_limits,
+                        live_cache_size=settings.live_cache_size)
 
 
 def sweep_child(watch: CaseWatch, settings: WorkerSettings) -> None:
@@ -81,7 +84,7 @@ def sweep_child(watch: CaseWatch, settings: WorkerSettings) -> None:
     engine = build_worker_engine(settings)
     engine.on_case = watch
     try:
-        run_blocking(engine, settings.sweep_seconds, settings.batch_size)
+        run_blocking(engine, settings.sweep_seconds, settings.batch_size, settings.delivery)
     except (KeyboardInterrupt, SystemExit):
         return
 

@@ -34,11 +34,12 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     app.extensions["engine"] = engine or build_engine(
         app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"],
         retry_policy=RetryPolicy(app.config["INCIDENT_RETRIES"], app.config["INCIDENT_BACKOFF_SECONDS"]),
-        script_limits=config_class.script_limits(),
+        script_limits=config_class.script_limits(), live_cache_size=app.config["LIVE_WORKFLOW_CACHE_SIZE"],
     )
 
     from web import (
         admin,
+        admin_deliveries,
         api,
         assets,
         auth,
@@ -48,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         i18n,
         inbox,
         labels,
+        notifications_view,
         process_view,
         security_headers,
         supervision,
@@ -66,6 +68,8 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     process_view.init_app(app)
     supervision.init_app(app)
     admin.init_app(app)
+    admin_deliveries.init_app(app)
+    notifications_view.init_app(app)
     api.init_app(app)
     cli.init_app(app)
 
@@ -79,9 +83,11 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
 
     if app.config["SCHEDULER_ENABLED"]:
         from engine.scheduler import start_background
+        from notifications.settings import delivery_settings
 
         app.extensions["scheduler"] = start_background(
-            app.extensions["engine"], app.config["SCHEDULER_SWEEP_SECONDS"], app.config["TIMER_BATCH_SIZE"]
+            app.extensions["engine"], app.config["SCHEDULER_SWEEP_SECONDS"], app.config["TIMER_BATCH_SIZE"],
+            delivery_settings(app.config),
         )
     return app
 

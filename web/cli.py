@@ -177,6 +177,7 @@ def worker() -> None:
     from config import config_for
     from engine.incidents import RetryPolicy
     from engine.worker import WorkerSettings, supervise
+    from notifications.settings import delivery_settings
 
     _ready()
     config = current_app.config
@@ -185,7 +186,8 @@ def worker() -> None:
         batch_size=config["TIMER_BATCH_SIZE"], script_line_budget=config["SCRIPT_LINE_BUDGET"],
         script_limits=config_for().script_limits(),
         retry_policy=RetryPolicy(config["INCIDENT_RETRIES"], config["INCIDENT_BACKOFF_SECONDS"]),
-        case_timeout_seconds=config["WORKER_CASE_TIMEOUT_SECONDS"])
+        case_timeout_seconds=config["WORKER_CASE_TIMEOUT_SECONDS"],
+        live_cache_size=config["LIVE_WORKFLOW_CACHE_SIZE"], delivery=delivery_settings(config))
     click.echo(f"Worker sweeping every {settings.sweep_seconds} s (a case running over "
                f"{settings.case_timeout_seconds} s restarts the sweep process without it); Ctrl-C stops it.")
     try:
@@ -242,6 +244,10 @@ def incidents_retry(incident_id: int, actor: str) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from web.cli_notifications import COMMANDS as NOTIFICATION_COMMANDS
+
+    for command in NOTIFICATION_COMMANDS:
+        app.cli.add_command(command)
     for command in (init_db, deadline, calendar_group, deploy_command, api_key_group, sweep, purge, worker,
                     incidents_group):
         app.cli.add_command(command)
