@@ -1,7 +1,8 @@
 """Full lifecycles over HTTP against the production server setup (waitress, 8 threads).
 
 For SQLite and for PostgreSQL: one sequential client (per-step latencies), then 8 concurrent
-clients. Each client keeps one HTTP connection open, as a bank's system would.
+clients. Each client keeps one HTTP connection open and sends an Idempotency-Key with every
+state-changing call, as a bank's system would (examples/bank_system.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
@@ -74,8 +76,11 @@ class Session:
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[dict[str, Any], float]:
         began = time.perf_counter()
+        headers = self.headers
+        if method == "POST":  # as the bank client (examples/bank_system.py) does on every state change
+            headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
         self.connection.request(method, path, body=json.dumps(body) if body is not None else None,
-                                headers=self.headers)
+                                headers=headers)
         response = self.connection.getresponse()
         data = json.loads(response.read() or b"{}")
         elapsed = time.perf_counter() - began

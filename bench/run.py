@@ -167,7 +167,8 @@ def main() -> None:
     from bench.http_api import run_http_benchmarks
 
     http_figures = run_http_benchmarks(args.quick)
-    http_detail = ("waitress with 8 threads in its own process, one keep-alive connection per client; "
+    http_detail = ("waitress with 8 threads in its own process, one keep-alive connection per client, an "
+                   "Idempotency-Key on every POST (as the bank client sends); "
                    "sequential client, then 8 concurrent clients; SQLite file, then PostgreSQL 15 on "
                    "127.0.0.1 (APP_ENV=production); a lifecycle is submit, accept, decide, disburse, settle")
     http_targets = [("http_lifecycles_per_s", "at least 100 lifecycles per second sequentially on SQLite",
