@@ -120,17 +120,27 @@ def raw_spiff_lifecycles(count: int) -> float:
 
 
 def timer_sweep(directory: Path, count: int) -> tuple[int, float]:
-    """Create `count` applications, move the clock past their deadlines, time one full sweep."""
+    """Create `count` applications and fire their timers on time, as production does.
+
+    Two sweeps: at the reminder's instant (a working day before the deadline: each reminder writes
+    its audit event and outbox message), then at the deadline's (each writes a breach, an audit
+    event and an outbox message). Each sweep starts with an empty live-workflow cache, like a
+    worker that has not seen these cases for a day.
+    """
     engine, clock, applicant, _, ids = _fresh_engine(directory, "timers.db")
     for _ in range(count):
         services.submit(engine, applicant, _application(ids, clock.now()))
-    engine.forget_live_workflows()  # a worker process starts with an empty cache
-    clock.advance(days=14)
-    began = time.perf_counter()
-    result = sweep_due_timers(engine, batch_size=100)
-    elapsed = time.perf_counter() - began
-    assert result.failed == 0
-    return result.claimed, elapsed
+    fired, elapsed = 0, 0.0
+    # START is Monday 10:00 CST: the reminder falls due on Wednesday 24:00, the deadline on Thursday 24:00.
+    for instant in (datetime(2026, 3, 4, 16, 1, tzinfo=UTC), datetime(2026, 3, 5, 16, 1, tzinfo=UTC)):
+        engine.forget_live_workflows()
+        clock.set(instant)
+        began = time.perf_counter()
+        result = sweep_due_timers(engine, batch_size=100)
+        elapsed += time.perf_counter() - began
+        assert result.failed == 0 and result.claimed == count, result
+        fired += result.claimed
+    return fired, elapsed
 
 
 def main() -> None:
@@ -159,7 +169,8 @@ def main() -> None:
     }
     command = "make bench" + (" QUICK=1" if args.quick else "")
     detail = (f"{rounds} rounds of {per_round} lifecycles each (median), SQLite file database; "
-              f"{fired} due timers ({timers // 2} applications) fired in one sweep")
+              f"{fired} timers ({timers // 2} applications) fired on time: reminders in one sweep, then deadlines "
+              "in another")
     targets = [("engine_to_raw_ratio", "ratio at least 0.5", lambda v: v >= 0.5),
                ("timers_fired_per_s", "at least 1,000 timers per second", lambda v: v >= 1000)]
     _write_benchmarks("Engine core", figures, command, detail, targets)
