@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -11,6 +12,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from engine.housekeeping import purge_expired
 from engine.runtime import Engine
 from engine.timers import sweep_due_timers
+
+if TYPE_CHECKING:
+    from notifications.settings import DeliverySettings
 
 log = logging.getLogger(__name__)
 
@@ -27,24 +31,39 @@ def _housekeeping_job(engine: Engine) -> None:
              purged.idempotency_records, purged.login_failures, purged.user_tokens)
 
 
-def configure(scheduler: BaseScheduler, engine: Engine, interval_seconds: int, batch_size: int) -> BaseScheduler:
+def _delivery_job(engine: Engine, settings: DeliverySettings) -> None:
+    from notifications.delivery import deliver_due
+
+    run = deliver_due(engine, settings)
+    if run.messages or run.sent or run.failed:
+        log.info("Delivery: %s messages fanned out, %s sent, %s failed, %s dead letters",
+                 run.messages, run.sent, run.failed, run.dead)
+
+
+def configure(scheduler: BaseScheduler, engine: Engine, interval_seconds: int, batch_size: int,
+              delivery: DeliverySettings | None = None) -> BaseScheduler:
     scheduler.add_job(
         _sweep_job, "interval", seconds=interval_seconds, args=(engine, batch_size),
         id="timer_sweep", max_instances=1, coalesce=True, replace_existing=True,
     )
     scheduler.add_job(_housekeeping_job, "interval", hours=1, args=(engine,), id="housekeeping",
                       max_instances=1, coalesce=True, replace_existing=True)
+    if delivery is not None:  # drains the outbox (notifications/)
+        scheduler.add_job(_delivery_job, "interval", seconds=delivery.poll_seconds, args=(engine, delivery),
+                          id="delivery", max_instances=1, coalesce=True, replace_existing=True)
     return scheduler
 
 
-def start_background(engine: Engine, interval_seconds: int, batch_size: int) -> BackgroundScheduler:
+def start_background(engine: Engine, interval_seconds: int, batch_size: int,
+                     delivery: DeliverySettings | None = None) -> BackgroundScheduler:
     """Run the sweep in a thread of this process (the embedded default)."""
-    scheduler = configure(BackgroundScheduler(daemon=True), engine, interval_seconds, batch_size)
+    scheduler = configure(BackgroundScheduler(daemon=True), engine, interval_seconds, batch_size, delivery)
     scheduler.start()
     return scheduler
 
 
-def run_blocking(engine: Engine, interval_seconds: int, batch_size: int) -> None:
+def run_blocking(engine: Engine, interval_seconds: int, batch_size: int,
+                 delivery: DeliverySettings | None = None) -> None:
     """Run the sweep as the whole process (`flask worker`); several may run at once."""
-    scheduler = configure(BlockingScheduler(), engine, interval_seconds, batch_size)
+    scheduler = configure(BlockingScheduler(), engine, interval_seconds, batch_size, delivery)
     scheduler.start()

@@ -12,6 +12,7 @@ from engine.models.loans import (
     LoanProduct,
     SlaBreach,
 )
+from engine.models.notifications import Delivery, Notification, WebhookEndpoint
 from engine.models.workflow import (
     AuditEvent,
     Incident,
@@ -34,15 +35,18 @@ __all__ = [
     "CalendarDay",
     "CalendarYear",
     "CreditAuthorization",
+    "Delivery",
     "Enterprise",
     "Incident",
     "Institution",
     "LoanApplication",
     "LoanProduct",
+    "Notification",
     "OutboxMessage",
     "ProcessDefinition",
     "ProcessInstance",
     "SlaBreach",
     "TaskRow",
     "TimerRow",
+    "WebhookEndpoint",
 ]

@@ -24,6 +24,7 @@ class UserAccount(Base):
     institution_id: Mapped[int | None] = mapped_column(sa.ForeignKey("institution.id"))
     enterprise_id: Mapped[int | None] = mapped_column(sa.ForeignKey("enterprise.id"))
     display_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    email: Mapped[str | None] = mapped_column(sa.String(254))  # for notifications by e-mail; optional
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
 

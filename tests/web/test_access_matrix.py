@@ -96,6 +96,10 @@ AUDIENCE = {
     "process_view.position": STAFF_A | {"ent-user", "supervisor"},
     "supervision.board": {"supervisor"}, "supervision.breaches_csv": {"supervisor"},
     "admin_incidents.index": {"admin"}, "admin_incidents.retry": {"admin"},
+    "admin_deliveries.index": {"admin"}, "admin_deliveries.retry": {"admin"},
+    # every signed-in user has notifications; each sees only their own (tests/web/test_notification_pages.py)
+    **{endpoint: {"ent-user", "other-user", "officer-a", "officer-b", "bank-admin-a", "supervisor", "author", "admin"}
+       for endpoint in ("notifications.index", "notifications.open_notification", "notifications.mark_all_read")},
 }
 USERS = ["ent-user", "other-user", "officer-a", "officer-b", "bank-admin-a", "supervisor", "author", "admin"]
 FORMS = {"inbox.take_step": {"note": "x"}, "inbox.task_assignment": {"assignee": "officer-a"},
@@ -113,7 +117,8 @@ def _audience(endpoint: str) -> set[str]:
 
 def _routes(web_app, reference, task_id):
     values = {"reference": reference, "step": "accept", "task_id": task_id, "action": "unclaim", "user_id": 1,
-              "institution_id": 1, "product_id": 1, "incident_id": 1}
+              "institution_id": 1, "product_id": 1, "incident_id": 1,
+              "delivery_id": 1, "notification_id": 1}
     for rule in web_app.url_map.iter_rules():
         if rule.endpoint in PUBLIC or rule.rule.startswith("/api/"):
             continue
