@@ -10,18 +10,29 @@ retry after a timeout never takes a step twice. Standard library only.
     # let the demo enterprise submit an application so there is something to do)
     .venv/bin/flask --app web api-key create BANK-A --name "core banking" > /tmp/bank-a.key
     .venv/bin/python examples/bank_system.py --api-key "$(cat /tmp/bank-a.key)" --submit-demo --once
+
+With --webhook-port it also receives the platform's pushes (docs/WEBHOOKS.md): a small HTTP
+receiver that checks each push's signature and timestamp and ignores a push it already had:
+
+    .venv/bin/flask --app web webhook set BANK-A http://127.0.0.1:8085/ > /tmp/bank-a.whsec
+    .venv/bin/python examples/bank_system.py --webhook-port 8085 --webhook-secret "$(cat /tmp/bank-a.whsec)"
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import os
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Lock, Thread
 from typing import Any
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -115,6 +126,71 @@ def take_step(bank: Client, application: dict[str, Any], step: str) -> None:
     print(f"{reference}: {step} -> {result['status']}")
 
 
+WEBHOOK_TOLERANCE_SECONDS = 300  # older (or future) timestamps are refused: a replayed push
+
+
+class WebhookRejected(Exception):
+    """A push whose signature or timestamp does not check out; answered 400, never processed."""
+
+
+def verify_webhook(secret: str, timestamp: str, signature_header: str, body: bytes,
+                   now: float | None = None, tolerance: int = WEBHOOK_TOLERANCE_SECONDS) -> dict[str, Any]:
+    """Check a push from the platform and return its JSON; raise WebhookRejected otherwise."""
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        raise WebhookRejected("the timestamp is not a number") from None
+    if abs((time.time() if now is None else now) - sent_at) > tolerance:
+        raise WebhookRejected("the timestamp is too old or in the future")
+    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    signatures = [part.strip()[3:] for part in signature_header.split(",") if part.strip().startswith("v1=")]
+    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        raise WebhookRejected("no valid signature")
+    return json.loads(body)
+
+
+def webhook_server(port: int, secret: str, on_push: Callable[[dict[str, Any]], None],
+                   host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    """An HTTP receiver of the platform's pushes: verified, deduplicated on X-Idempotency-Key."""
+    seen: set[str] = set()
+    lock = Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                push = verify_webhook(secret, self.headers.get("X-Xyd-Timestamp", ""),
+                                      self.headers.get("X-Xyd-Signature", ""), body)
+            except (WebhookRejected, ValueError) as error:
+                self._answer(400, str(error))
+                return
+            key = self.headers.get("X-Idempotency-Key", "")
+            with lock:
+                first_time = key not in seen
+                seen.add(key)
+            if first_time:
+                on_push(push)
+            self._answer(200, "ok")
+
+        def _answer(self, status: int, text: str) -> None:
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def print_push(push: dict[str, Any]) -> None:
+    data = push.get("data", {})
+    print(f"push {push.get('topic')}: {json.dumps(data, ensure_ascii=False)}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-url", default=os.environ.get("PLATFORM_URL", "http://127.0.0.1:5000"))
@@ -124,7 +200,22 @@ def main() -> int:
     parser.add_argument("--submit-demo", action="store_true", help="first submit an application as the demo enterprise")
     parser.add_argument("--enterprise-user", default="enterprise")
     parser.add_argument("--enterprise-password", default="demo-password")
+    parser.add_argument("--webhook-port", type=int, help="also receive the platform's pushes on this port")
+    parser.add_argument("--webhook-secret", default=os.environ.get("BANK_WEBHOOK_SECRET"),
+                        help="the institution's webhook signing secret")
     args = parser.parse_args()
+    if args.webhook_port is not None:
+        if not args.webhook_secret:
+            parser.error("give --webhook-secret or set BANK_WEBHOOK_SECRET")
+        server = webhook_server(args.webhook_port, args.webhook_secret, print_push)
+        if not args.api_key:
+            print(f"receiving pushes on port {args.webhook_port}; Ctrl-C stops", flush=True)
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                pass
+            return 0
+        Thread(target=server.serve_forever, daemon=True).start()
     if not args.api_key:
         parser.error("give --api-key or set BANK_API_KEY")
     try:
