@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from engine.errors import NotFound, ValidationFailed
 from engine.runtime import Engine
@@ -95,4 +95,27 @@ def webhook_rotate(institution_code: str, actor: str) -> None:
     click.echo(secret)
 
 
-COMMANDS = (deliveries_group, webhook_group)
+@click.command("user-email")
+@with_appcontext
+@click.argument("username")
+@click.argument("address", required=False, default="")
+def user_email(username: str, address: str) -> None:
+    """Set (or, without ADDRESS, clear) the e-mail address a user's notifications go to."""
+    import re
+
+    import sqlalchemy as sa
+
+    from engine.models import UserAccount
+
+    if address and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]+", address):
+        raise click.ClickException(f"Not an e-mail address: {address}")
+    engine = _engine()
+    with engine.transaction() as session:
+        user = session.scalar(sa.select(UserAccount).where(UserAccount.username == username))
+        if user is None:
+            raise click.ClickException(f"No user {username}.")
+        user.email = address or None
+    click.echo(f"{username}: " + (f"notifications also go to {address}" if address else "no e-mail"))
+
+
+COMMANDS = (deliveries_group, webhook_group, user_email)

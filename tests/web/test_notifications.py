@@ -117,3 +117,18 @@ def test_the_cli_lists_dead_letters_and_retries_one(web_app, database_url, engin
     assert rows(engine, sa.select(Delivery.status).where(Delivery.id == delivery_id)) == [("sent",)]
     assert cli.invoke(args=["deliveries", "retry", str(delivery_id)]).exit_code == 1
     assert "No dead letters." in cli.invoke(args=["deliveries", "list"]).output
+
+
+def test_the_cli_sets_webhooks_rotates_secrets_and_users_email(web_app, database_url, engine, parties):
+    command.stamp(alembic_config(database_url), "head")
+    cli = web_app.test_cli_runner()
+    made = cli.invoke(args=["webhook", "set", "A", "https://bank-a.example.cn/hooks"])
+    assert made.exit_code == 0 and made.output.startswith("whsec_")
+    assert cli.invoke(args=["webhook", "set", "A", "ftp://x"]).exit_code == 1
+    rotated = cli.invoke(args=["webhook", "rotate", "A"])
+    assert rotated.exit_code == 0 and rotated.output.startswith("whsec_") and rotated.output != made.output
+    assert cli.invoke(args=["webhook", "rotate", "B"]).exit_code == 1
+    assert cli.invoke(args=["user-email", "officer-a", "officer@bank-a.example.cn"]).exit_code == 0
+    assert cli.invoke(args=["user-email", "officer-a", "not-an-address"]).exit_code == 1
+    assert scalar(engine, sa.select(UserAccount.email).where(UserAccount.username == "officer-a")) == \
+        "officer@bank-a.example.cn"
