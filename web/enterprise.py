@@ -10,12 +10,13 @@ from werkzeug.wrappers import Response
 
 from engine import enterprise_profile
 from engine.errors import ConcurrencyConflict, InvalidTransition, NotFound, ValidationFailed
-from engine.loans import queries, services
+from engine.loans import listing, queries, services
 from engine.loans.actors import ENTERPRISE
 from engine.loans.punctuality import step_punctuality
 from web.auth import current_actor
 from web.labels import translate
 from web.pages import engine, roles_required
+from web.paging import PER_PAGE, Pager, offset_for, requested_page
 
 bp = Blueprint("enterprise", __name__, url_prefix="/my/applications")
 AUTHORIZATION_DAYS = 90
@@ -24,10 +25,12 @@ AUTHORIZATION_DAYS = 90
 @bp.get("")
 @roles_required(ENTERPRISE)
 def index() -> str:
-    """List my applications, newest first."""
+    """List my applications, newest first, a page at a time."""
+    page = requested_page()
     with engine().reading() as session:
-        page = queries.list_applications(session, current_actor(), limit=200)
-    return render_template("enterprise/index.html", applications=list(reversed(page.items)))
+        found = listing.search_applications(session, current_actor(), offset=offset_for(page), limit=PER_PAGE)
+    return render_template("enterprise/index.html", applications=[row.application for row in found.items],
+                           pager=Pager(page, PER_PAGE, found.total, found.capped))
 
 
 def _apply_form(errors: dict[str, list[str]] | None = None, form: dict | None = None,

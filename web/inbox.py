@@ -11,13 +11,14 @@ from werkzeug.wrappers import Response
 
 from engine import privacy
 from engine.errors import ConcurrencyConflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from engine.loans import assignment, metrics, queries, services
+from engine.loans import assignment, listing, metrics, queries, services
 from engine.loans.actors import INSTITUTION_ADMIN, OFFICER
 from engine.loans.punctuality import step_punctuality
 from engine.working_days import SHANGHAI
 from web.auth import current_actor, safe_next
 from web.labels import translate
 from web.pages import TREND_WEEKS, countdown, engine, roles_required, weekly_chart
+from web.paging import PER_PAGE, Pager, offset_for, requested_page, requested_sort
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 STAFF = (OFFICER, INSTITUTION_ADMIN)
@@ -36,20 +37,33 @@ DUE_WINDOWS = {"overdue": timedelta(0), "today": timedelta(days=1), "week": time
 @bp.get("")
 @roles_required(*STAFF)
 def index() -> str:
-    """List my institution's open tasks, soonest deadline first."""
+    """List my institution's open tasks a page at a time, or find any of its applications by text."""
     args = request.args
     now = engine().clock.now()
-    window = DUE_WINDOWS.get(args.get("due", ""))
+    text = args.get("q", "").strip()[:100]
+    page = requested_page()
     with engine().reading() as session:
-        rows = queries.inbox(session, current_actor().institution_id, step=args.get("step") or None,
-                             due_before=now + window if window is not None else None,
-                             enterprise=args.get("enterprise") or None,
-                             assignee=current_actor().id if args.get("mine") else None,
-                             claimed=CLAIM_STATES.get(args.get("status", "")))
+        if text:
+            sort, descending = requested_sort(tuple(listing.SEARCH_SORTS), "submitted", descending=True)
+            found = listing.search_applications(session, current_actor(), text, sort=sort, descending=descending,
+                                                offset=offset_for(page), limit=PER_PAGE)
+            pager = Pager(page, PER_PAGE, found.total, found.capped)
+            return render_template("inbox/search.html", found=found.items, pager=pager, args=args, text=text,
+                                   sort=sort, descending=descending)
+        sort, descending = requested_sort(tuple(listing.INBOX_SORTS), "due")
+        window = DUE_WINDOWS.get(args.get("due", ""))
+        tasks = listing.inbox_page(session, current_actor().institution_id, step=args.get("step") or None,
+                                   due_before=now + window if window is not None else None,
+                                   enterprise=args.get("enterprise") or None,
+                                   assignee=current_actor().id if args.get("mine") else None,
+                                   claimed=CLAIM_STATES.get(args.get("status", "")), sort=sort,
+                                   descending=descending, offset=offset_for(page), limit=PER_PAGE)
         calendar = engine().calendars.get(session)
         team = assignment.colleagues(session, current_actor().institution_id)
-    items = [(row, countdown(calendar, now, row.task.due_at, row.task.due_provisional)) for row in rows]
-    return render_template("inbox/index.html", items=items, args=args, team=team)
+    items = [(row, countdown(calendar, now, row.task.due_at, row.task.due_provisional)) for row in tasks.items]
+    pager = Pager(page, PER_PAGE, tasks.total, tasks.capped)
+    return render_template("inbox/index.html", items=items, args=args, team=team, pager=pager, sort=sort,
+                           descending=descending)
 
 
 @bp.get("/record")

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from engine.privacy import mask_account
 from engine.working_days import SHANGHAI
+from web import formatting
 
 STATUS = {
     "submitted": _l("Submitted"), "accepted": _l("Accepted"), "approved": _l("Approved"),
@@ -78,6 +79,7 @@ def translate(message: str) -> str:
 
 
 def init_app(app) -> None:  # noqa: ANN001 - Flask app
+    formatting.init_app(app)
     app.jinja_env.globals.update(STATUS=STATUS, STEP=STEP, INSTITUTION_STATUS=INSTITUTION_STATUS, ACTION=ACTION,
                                  translate=translate,
                                  shanghai_tz=SHANGHAI, one_day=timedelta(days=1),

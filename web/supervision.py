@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
+import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, render_template, request
 from flask_babel import gettext as _
 
 from engine import privacy
 from engine.errors import NotFound
-from engine.loans import metrics, queries
+from engine.loans import listing, metrics, queries
 from engine.loans.actors import SUPERVISOR
 from engine.loans.punctuality import step_punctuality
 from engine.models import Institution
 from web.auth import current_actor
+from web.csv_export import csv_response
+from web.formatting import beijing, deadline
+from web.labels import STATUS
 from web.pages import TREND_WEEKS, engine, roles_required, weekly_chart
+from web.paging import PER_PAGE, Pager, offset_for, requested_page, requested_sort
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
@@ -34,13 +36,36 @@ def board() -> str:
     """Show today's numbers, each institution's record, the weekly trend and the latest breaches."""
     filters = _breach_filters()
     now = engine().clock.now()
+    page = requested_page()
     with engine().reading() as session:
         figures, records, trend = metrics.board(session, now, weeks=TREND_WEEKS)
-        breaches = queries.list_breaches(session, limit=200, **filters).items
+        breaches = listing.breach_page(session, offset=offset_for(page), limit=PER_PAGE, **filters)
     institutions = [record.institution for record in records]
     return render_template("supervision/board.html", figures=figures, records=records, trend=trend,
-                           chart=weekly_chart(trend),
-                           breaches=breaches, institutions=institutions, args=request.args)
+                           chart=weekly_chart(trend), breaches=breaches.items,
+                           pager=Pager(page, PER_PAGE, breaches.total, breaches.capped),
+                           institutions=institutions, args=request.args)
+
+
+@bp.get("/applications")
+@roles_required(SUPERVISOR)
+def applications() -> str:
+    """Find applications of every institution by reference, enterprise name or credit code."""
+    args = request.args
+    text = args.get("q", "").strip()[:100]
+    status = args.get("status") if args.get("status") in STATUS else None
+    institution = args.get("institution", "")
+    institution_id = int(institution) if institution.isdigit() and len(institution) < 10 else None
+    sort, descending = requested_sort(tuple(listing.SEARCH_SORTS), "submitted", descending=True)
+    page = requested_page()
+    with engine().reading() as session:
+        found = listing.search_applications(session, current_actor(), text, status=status,
+                                            institution_id=institution_id, sort=sort, descending=descending,
+                                            offset=offset_for(page), limit=PER_PAGE)
+        institutions = session.scalars(sa.select(Institution).order_by(Institution.name)).all()
+    return render_template("supervision/applications.html", found=found.items, args=args, sort=sort,
+                           descending=descending, institutions=institutions,
+                           pager=Pager(page, PER_PAGE, found.total, found.capped))
 
 
 @bp.get("/applications/<reference>")
@@ -63,20 +88,17 @@ def application(reference: str) -> str:
 @bp.get("/breaches.csv")
 @roles_required(SUPERVISOR)
 def breaches_csv() -> Response:
-    """Download the filtered breach list as CSV (UTF-8 with BOM, for spreadsheet programs)."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow([_("Application"), _("Institution"), _("Kind"), _("Deadline"), _("Breached at"),
-                     _("Provisional"), _("Resolved at"), _("Working days late")])
+    """Download the filtered breach list as CSV, times in Beijing time (UTF-8 with BOM)."""
+    header = [_("Application"), _("Institution"), _("Kind"), _("Deadline (Beijing time)"),
+              _("Breached at (Beijing time)"), _("Provisional"), _("Resolved at (Beijing time)"),
+              _("Working days late")]
+    kinds = {"accept": _("Acceptance"), "decision": _("Credit decision")}
     with engine().reading() as session:
-        for reference, institution, kind, due_at, breached_at, provisional, resolved_at, late in (
-                metrics.breach_export(session, **_breach_filters())):
-            writer.writerow([reference, institution, kind, due_at.isoformat(), breached_at.isoformat(),
-                             "1" if provisional else "0", resolved_at.isoformat() if resolved_at else "",
-                             late if late is not None else ""])
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=sla-breaches.csv"})
+        rows = [[reference, institution, kinds.get(kind, kind), deadline(due_at), beijing(breached_at),
+                 _("Yes") if provisional else _("No"), beijing(resolved_at), late if late is not None else ""]
+                for reference, institution, kind, due_at, breached_at, provisional, resolved_at, late
+                in metrics.breach_export(session, **_breach_filters())]
+    return csv_response(header, rows, "sla-breaches.csv")
 
 
 def init_app(app: Flask) -> None:

@@ -13,7 +13,6 @@ from engine.loans.actors import ENTERPRISE, INSTITUTION_ROLES, SUPERVISOR, SYSTE
 from engine.loans.statuses import OPEN_STATUSES
 from engine.models import (
     AuditEvent,
-    Enterprise,
     Institution,
     LoanApplication,
     LoanProduct,
@@ -182,30 +181,6 @@ class InboxRow:
     task: TaskRow
     application: LoanApplication
     enterprise_name: str
-
-
-def inbox(session: Session, institution_id: int, *, step: str | None = None, due_before: datetime | None = None,
-          enterprise: str | None = None, assignee: str | None = None, claimed: bool | None = None,
-          limit: int = 200) -> list[InboxRow]:
-    """Open tasks of one institution, soonest deadline first; `claimed` keeps only (un)claimed tasks."""
-    query = (
-        sa.select(TaskRow, LoanApplication, Enterprise.name)
-        .join(LoanApplication, LoanApplication.id == TaskRow.application_id)
-        .join(Enterprise, Enterprise.id == LoanApplication.enterprise_id)
-        .where(TaskRow.institution_id == institution_id, TaskRow.state == "open")
-    )
-    if step:
-        query = query.where(TaskRow.bpmn_id == step)
-    if due_before:
-        query = query.where(TaskRow.due_at < due_before)
-    if enterprise:
-        query = query.where(Enterprise.name.contains(enterprise, autoescape=True))
-    if assignee:
-        query = query.where(TaskRow.assignee == assignee)
-    if claimed is not None:
-        query = query.where(TaskRow.assignee.is_not(None) if claimed else TaskRow.assignee.is_(None))
-    query = query.order_by(TaskRow.due_at.is_(None), TaskRow.due_at, TaskRow.id).limit(limit)
-    return [InboxRow(task, application, name) for task, application, name in session.execute(query)]
 
 
 def timeline(session: Session, application_id: int) -> list[AuditEvent]:

@@ -136,7 +136,7 @@ def test_a_rejection_needs_a_reason_which_the_enterprise_then_reads(open_page):
 
     officer.get_by_role("link", name="My institution's record").click()
     expect(_heading(officer)).to_have_text("My institution's record — Bank A")
-    expect(officer.locator(".figure", has_text="Approval rate").locator("strong")).to_have_text("0.0%")
+    expect(officer.locator(".figure", has_text="Approval rate").locator("strong")).to_have_text("0.0 %")
     expect(officer.locator("#chart-rates")).to_have_attribute("data-rendered", "true")
 
 

@@ -95,6 +95,7 @@ AUDIENCE = {
     "profile.profile": {"ent-user", "other-user"}, "profile.update_profile": {"ent-user", "other-user"},
     "process_view.position": STAFF_A | {"ent-user", "supervisor"},
     "supervision.board": {"supervisor"}, "supervision.breaches_csv": {"supervisor"},
+    "supervision.applications": {"supervisor"},
     "admin_incidents.index": {"admin"}, "admin_incidents.retry": {"admin"},
     "admin_deliveries.index": {"admin"}, "admin_deliveries.retry": {"admin"},
     # every signed-in user has notifications; each sees only their own (tests/web/test_notification_pages.py)

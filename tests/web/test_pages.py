@@ -42,7 +42,7 @@ def test_enterprise_applies_and_officer_takes_every_step(browser, parties, engin
 
     mine = enterprise.get(f"/my/applications/{reference}").get_data(as_text=True)
     assert "已结清" in mine and "已授信" not in mine.split("<h1>")[1].split("</h1>")[0]
-    assert "400000.00" in mine
+    assert "400,000.00" in mine
 
 
 def test_bad_input_gets_its_message_keeps_the_input_and_changes_nothing(browser, parties, engine):

@@ -81,4 +81,4 @@ def test_approved_applications_show_the_terms(browser, engine, parties, referenc
     services.accept(engine, parties.officer_a, reference)
     services.approve(engine, parties.officer_a, reference, APPROVAL)
     page = browser("ent-user").get(f"/my/applications/{reference}").get_data(as_text=True)
-    assert "400000.00" in page and "3.85" in page
+    assert "400,000.00" in page and "3.85 %" in page

@@ -20,7 +20,7 @@ def test_a_breach_appears_after_the_deadline_passes_and_exports(browser, parties
     csv = supervisor.get(f"/supervision/breaches.csv?institution={parties.bank_a_id}")
     lines = csv.get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert csv.mimetype == "text/csv" and len(lines) == 2 and lines[1].startswith("LA2026")
-    assert lines[1].split(",")[1:3] == ["Bank A", "accept"]
+    assert lines[1].split(",")[1:3] == ["Bank A", "受理"]  # kinds translated, never codes
     figures = supervisor.get("/supervision?lang=en").get_data(as_text=True)
     assert "<strong>1</strong>Breaches recorded today" in figures
     assert "<strong>1</strong>Steps overdue" in figures and "<strong>0</strong>Steps due today" in figures
@@ -60,10 +60,10 @@ def test_the_board_shows_each_institutions_record_and_the_weekly_figures(browser
     cells = [cell.split("</td>")[0] for cell in bank_a_row.split("<td")[1:]]
     # status, applications, on-time acceptance, on-time decision, approval, median, open breaches, amounts
     assert [c.split(">", 1)[1] for c in cells] == [
-        "Active", "1", "100.0%", "100.0%", "100.0%", "2.0", "0", "1,234,567.89", "1,000,000.00"]
+        "Active", "1", "100.0 %", "100.0 %", "100.0 %", "2.0", "0", "1,234,567.89", "1,000,000.00"]
     assert "Today, 2026-10-09" in page
     trend = page.split('id="trend-table"')[1].split("</table>")[0]
-    assert "<td>2026-10-05</td><td>0</td><td>0</td><td>—</td><td>1</td><td>100.0%</td>" in trend
+    assert "<td>2026-10-05</td><td>0</td><td>0</td><td>—</td><td>1</td><td>100.0 %</td>" in trend
     import json
 
     chart = json.loads(page.split('<script type="application/json" id="chart-data">')[1].split("</script>")[0])
