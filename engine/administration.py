@@ -162,19 +162,30 @@ class InstitutionRow:
     users: int
 
 
-def list_users(session: Session, filters: dict[str, Any] | None = None,
-               limit: int = MAX_LISTED_USERS) -> list[UserRow]:
-    """Accounts by username, optionally of one role and with `text` in the username (any case)."""
-    wanted = load(UserFilterSchema, {k: v for k, v in (filters or {}).items() if k in ("role", "text")})
+def _users_query(wanted: dict[str, Any]) -> sa.Select:
     query = (sa.select(UserAccount, Institution.name, Enterprise.name)
              .outerjoin(Institution, Institution.id == UserAccount.institution_id)
-             .outerjoin(Enterprise, Enterprise.id == UserAccount.enterprise_id)
-             .order_by(UserAccount.username).limit(limit))
+             .outerjoin(Enterprise, Enterprise.id == UserAccount.enterprise_id))
     if wanted["role"]:
         query = query.where(UserAccount.role == wanted["role"])
     if wanted["text"]:
         query = query.where(sa.func.lower(UserAccount.username).contains(wanted["text"].lower(), autoescape=True))
+    return query
+
+
+def list_users(session: Session, filters: dict[str, Any] | None = None,
+               limit: int = MAX_LISTED_USERS, offset: int = 0) -> list[UserRow]:
+    """Accounts by username, optionally of one role and with `text` in the username (any case)."""
+    wanted = load(UserFilterSchema, {k: v for k, v in (filters or {}).items() if k in ("role", "text")})
+    query = _users_query(wanted).order_by(UserAccount.username).offset(offset).limit(limit)
     return [UserRow(user, institution, enterprise) for user, institution, enterprise in session.execute(query)]
+
+
+def count_users(session: Session, filters: dict[str, Any] | None = None) -> int:
+    """How many accounts `list_users` would list without a limit."""
+    wanted = load(UserFilterSchema, {k: v for k, v in (filters or {}).items() if k in ("role", "text")})
+    query = _users_query(wanted).with_only_columns(UserAccount.id).subquery()
+    return int(session.scalar(sa.select(sa.func.count()).select_from(query)) or 0)
 
 
 def get_user(session: Session, user_id: int) -> UserAccount:
@@ -184,14 +195,19 @@ def get_user(session: Session, user_id: int) -> UserAccount:
     return user
 
 
-def list_institutions(session: Session) -> list[InstitutionRow]:
-    """Every institution by code, with how many loan products and user accounts it has."""
+def list_institutions(session: Session, limit: int | None = None, offset: int = 0) -> list[InstitutionRow]:
+    """Institutions by code, with how many loan products and user accounts each has."""
     products = (sa.select(sa.func.count()).where(LoanProduct.institution_id == Institution.id)
                 .correlate(Institution).scalar_subquery())
     users = (sa.select(sa.func.count()).where(UserAccount.institution_id == Institution.id)
              .correlate(Institution).scalar_subquery())
-    rows = session.execute(sa.select(Institution, products, users).order_by(Institution.code))
+    rows = session.execute(sa.select(Institution, products, users).order_by(Institution.code)
+                           .offset(offset).limit(limit))
     return [InstitutionRow(institution, n_products, n_users) for institution, n_products, n_users in rows]
+
+
+def count_institutions(session: Session) -> int:
+    return int(session.scalar(sa.select(sa.func.count()).select_from(Institution)) or 0)
 
 
 def get_institution(session: Session, institution_id: int) -> Institution:

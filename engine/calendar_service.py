@@ -11,7 +11,7 @@ from engine.calendar_store import store_official_year
 from engine.journal import record_audit
 from engine.models import ProcessInstance, TimerRow
 from engine.runtime import Engine, running_instance_ids
-from engine.working_days import parse_schedule_csv
+from engine.working_days import check_whole_year, parse_schedule_csv
 
 
 @dataclass
@@ -23,14 +23,17 @@ class ScheduleLoad:
 
 def load_official_schedule(
     engine: Engine, csv_text: str, source: str, actor: str,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, *, partial: bool = False,
 ) -> ScheduleLoad:
     """Store a year's official schedule, then recompute every provisional timer of running instances.
 
     The schedule is committed first: if recomputation stops half-way, running it again (or loading
     the same file again) finishes the job, because only still-provisional timers are revisited.
+    A file that cannot be a whole year's schedule is refused (ImplausibleSchedule) unless `partial`.
     """
     year, rules = parse_schedule_csv(csv_text)
+    if not partial:  # a part of a year only on purpose (`flask calendar load --partial`)
+        check_whole_year(year, rules)
     with engine.transaction() as session:
         store_official_year(session, year, rules, source, actor, engine.clock)
         record_audit(session, engine.clock.now(), actor, "calendar_loaded",

@@ -213,6 +213,66 @@ def parse_schedule_csv(text: str) -> tuple[int, list[DayRule]]:
     return rules[0].day.year, rules
 
 
+class ImplausibleSchedule(CalendarError):
+    """A well-formed file that cannot be a whole year's official schedule.
+
+    `reason` is an English template (translated by the interface), `values` fill it in.
+    """
+
+    def __init__(self, reason: str, **values: object) -> None:
+        super().__init__(reason % values)
+        self.reason = reason
+        self.values = values
+
+
+MIN_HOLIDAYS = 20  # the official schedules of 2004-2026 list 22 to 33 holidays and 5 to 12 make-up workdays
+MAX_HOLIDAYS = 45
+MAX_MAKEUP_WORKDAYS = 12
+FEW_HOLIDAYS = "A whole year's schedule lists at least %(minimum)d holidays; this file lists %(found)d."
+MANY_HOLIDAYS = "A year has at most %(maximum)d official holidays; this file lists %(found)d."
+NO_NEW_YEAR = "New Year's Day (元旦, 1 January) is not a holiday in this file."
+NO_SPRING_FESTIVAL = ("The Spring Festival holiday (春节: at least three days in a row between 15 January and "
+                      "28 February) is missing.")
+NO_NATIONAL_DAY = "The National Day holiday (国庆节: 1 to 3 October) is missing."
+NO_MAKEUP_DAYS = "A whole year's schedule has make-up workdays (调休); this file lists none."
+MANY_MAKEUP_DAYS = "A year has at most %(maximum)d make-up workdays; this file lists %(found)d."
+
+
+def check_whole_year(year: int, rules: list[DayRule]) -> None:
+    """Refuse a schedule that cannot be a whole year's: too few days off, or no 元旦, 春节 or 国庆 ranges.
+
+    `parse_schedule_csv` has already refused duplicates, days of another year and make-up
+    workdays on weekdays; this checks that the file plausibly covers the year's official holidays.
+    """
+    holidays = {rule.day for rule in rules if rule.kind == HOLIDAY}
+    workdays = [rule.day for rule in rules if rule.kind == WORKDAY]
+    if len(holidays) < MIN_HOLIDAYS:
+        raise ImplausibleSchedule(FEW_HOLIDAYS, minimum=MIN_HOLIDAYS, found=len(holidays))
+    if len(holidays) > MAX_HOLIDAYS:
+        raise ImplausibleSchedule(MANY_HOLIDAYS, maximum=MAX_HOLIDAYS, found=len(holidays))
+    if date(year, 1, 1) not in holidays:
+        raise ImplausibleSchedule(NO_NEW_YEAR)
+    if not _has_run(holidays, date(year, 1, 15), date(year, 2, 28), 3):
+        raise ImplausibleSchedule(NO_SPRING_FESTIVAL)
+    if not {date(year, 10, day) for day in (1, 2, 3)} <= holidays:
+        raise ImplausibleSchedule(NO_NATIONAL_DAY)
+    if not workdays:
+        raise ImplausibleSchedule(NO_MAKEUP_DAYS)
+    if len(workdays) > MAX_MAKEUP_WORKDAYS:
+        raise ImplausibleSchedule(MANY_MAKEUP_DAYS, maximum=MAX_MAKEUP_WORKDAYS, found=len(workdays))
+
+
+def _has_run(days: set[date], first: date, last: date, length: int) -> bool:
+    """Whether `days` holds `length` consecutive days between `first` and `last`."""
+    run, day = 0, first
+    while day <= last:
+        run = run + 1 if day in days else 0
+        if run >= length:
+            return True
+        day += timedelta(days=1)
+    return False
+
+
 def _parse_row(number: int, cells: list[str], seen: set[date]) -> DayRule:
     """One data row as a rule, checked against the days already seen."""
     if len(cells) != 3:

@@ -13,11 +13,13 @@ from engine.calendar_service import load_official_schedule
 from engine.errors import NotFound, ValidationFailed
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR
 from engine.loans.queries import platform_summary
-from engine.working_days import CalendarError
+from engine.working_days import MIN_HOLIDAYS, CalendarError
 from web.admin_incidents import bp as incidents_bp
 from web.auth import current_actor
+from web.calendar_messages import refusal
 from web.labels import translate
 from web.pages import engine, roles_required
+from web.paging import PER_PAGE, Pager, offset_for, requested_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_SCHEDULE_BYTES = 64 * 1024
@@ -29,7 +31,7 @@ def _calendar_page(year: int, error: str | None = None, status: int = 200) -> tu
         provisional = platform_summary(session).provisional_deadlines
     return render_template("admin/calendar.html", year=year, rules=calendar.year_rules(year),
                            official=calendar.is_official_year(year), years=sorted(calendar.official_years),
-                           provisional=provisional, error=error), status
+                           provisional=provisional, error=error, min_holidays=MIN_HOLIDAYS), status
 
 
 @bp.get("/calendar")
@@ -57,7 +59,7 @@ def upload_calendar() -> Response | tuple[str, int]:
     except UnicodeDecodeError:
         return _calendar_page(year, _("The file is not UTF-8 text."), 422)
     except CalendarError as error:
-        return _calendar_page(year, str(error), 422)
+        return _calendar_page(year, refusal(error), 422)
     flash(_("Loaded %(rules)d days for %(year)d; %(moved)d deadlines of %(instances)d applications were "
             "recomputed.", rules=result.rules, year=result.year, moved=result.timers_moved,
             instances=result.instances_recomputed), "success")
@@ -105,13 +107,16 @@ def users() -> tuple[str, int]:
     """List the accounts, by role and by text in the username."""
     args = request.args
     errors: dict[str, list[str]] = {}
+    page, total = requested_page(), 0
+    filters = {"role": args.get("role"), "text": args.get("text")}
     with engine().reading() as session:
         try:
-            rows = administration.list_users(session, {"role": args.get("role"), "text": args.get("text")})
+            rows = administration.list_users(session, filters, limit=PER_PAGE, offset=offset_for(page))
+            total = administration.count_users(session, filters)
         except ValidationFailed as error:
             errors, rows = error.errors, []
     return render_template("admin/users.html", rows=rows, args=args, errors=errors, ROLE=ROLE,
-                           limit=administration.MAX_LISTED_USERS), 422 if errors else 200
+                           pager=Pager(page, PER_PAGE, total, False)), 422 if errors else 200
 
 
 def _new_user_page(errors: dict[str, list[str]] | None = None, form: dict[str, str] | None = None,
@@ -213,9 +218,12 @@ def reset_password(user_id: int) -> Response | tuple[str, int]:
 
 def _institutions_page(errors: dict[str, list[str]] | None = None, form: dict[str, str] | None = None,
                        status: int = 200) -> tuple[str, int]:
+    page = requested_page()
     with engine().reading() as session:
-        rows = administration.list_institutions(session)
-    return render_template("admin/institutions.html", rows=rows, errors=errors or {}, form=form or {}), status
+        rows = administration.list_institutions(session, limit=PER_PAGE, offset=offset_for(page))
+        total = administration.count_institutions(session)
+    return render_template("admin/institutions.html", rows=rows, errors=errors or {}, form=form or {},
+                           pager=Pager(page, PER_PAGE, total, False)), status
 
 
 @bp.get("/institutions")

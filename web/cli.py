@@ -84,7 +84,10 @@ def calendar_group() -> None:
 @calendar_group.command("load")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--by", "actor", default="admin", show_default=True, help="Who loads it (for the audit trail).")
-def calendar_load(file: Path, actor: str) -> None:
+@click.option("--partial", is_flag=True,
+              help="Accept a file that does not cover a whole year (tests, demonstrations); the year's "
+                   "stored days are still replaced by the file's.")
+def calendar_load(file: Path, actor: str, partial: bool) -> None:
     """Load a year's official schedule (CSV: date,kind,name) and recompute provisional deadlines."""
     engine = _ready()
     try:
@@ -96,7 +99,8 @@ def calendar_load(file: Path, actor: str) -> None:
         click.echo(f"  recomputed {done}/{total} instances", err=True)
 
     try:
-        result = calendar_service.load_official_schedule(engine, text, file.name, actor, progress)
+        result = calendar_service.load_official_schedule(engine, text, file.name, actor, progress,
+                                                         partial=partial)
     except CalendarError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"Loaded {result.rules} days for {result.year}; recomputed {result.instances_recomputed} "

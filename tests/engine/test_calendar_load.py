@@ -13,6 +13,7 @@ from engine.working_days import CalendarError
 from tests.conftest import cst, rows, scalar
 
 # A plausible 2027 schedule: New Year's Day on Friday 1/1, no make-up day; Spring Festival 2/6-2/14.
+# Only a part of the year: loaded with partial=True (a whole year is checked in tests/web/test_schedule_uploads.py).
 SCHEDULE_2027 = """date,kind,name
 2027-01-01,holiday,元旦
 2027-02-08,holiday,春节
@@ -47,7 +48,7 @@ def test_loading_the_official_schedule_moves_provisional_deadlines(engine, submi
     settled_year = submit()  # 12/22, 12/23, 12/24: unaffected
     before = _application(engine, settled_year).accept_due
 
-    result = load_official_schedule(engine, SCHEDULE_2027, "2027.csv", "admin")
+    result = load_official_schedule(engine, SCHEDULE_2027, "2027.csv", "admin", partial=True)
 
     assert (result.year, result.rules, result.instances_recomputed, result.timers_moved) == (2027, 7, 1, 1)
     app = _application(engine, late_december)
@@ -67,7 +68,7 @@ def test_loading_the_official_schedule_moves_provisional_deadlines(engine, submi
 def test_recomputed_timer_fires_at_its_new_time(engine, parties, submit, clock):
     clock.set(cst("2026-12-29 15:00"))
     application_id = submit()
-    load_official_schedule(engine, SCHEDULE_2027, "2027.csv", "admin")
+    load_official_schedule(engine, SCHEDULE_2027, "2027.csv", "admin", partial=True)
     clock.set(cst("2027-01-02 00:30"))  # after the provisional deadline, before the official one
     sweep_due_timers(engine)
     assert rows(engine, sa.select(TimerRow.bpmn_id).where(TimerRow.state == "fired")) != []

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from engine.models import LoanApplication
 from tests.conftest import cst, scalar
+from tests.schedules import whole_year_2027
 
 
 def _upload(admin, text: str, name: str = "2027.csv"):
@@ -27,7 +28,7 @@ def test_admin_sees_2026_and_loads_2027_which_moves_a_provisional_deadline(brows
     assert "2026-10-10" in page and "National Day" in page
     assert "暂定" in admin.get("/admin/calendar?year=2027").get_data(as_text=True)
 
-    response = _upload(admin, "date,kind,name\n2027-01-01,休,元旦\n")
+    response = _upload(admin, whole_year_2027())
     assert response.status_code == 302
     assert scalar(engine, sa.select(LoanApplication.accept_due)).isoformat() == "2027-01-04T16:00:00+00:00"
     assert scalar(engine, sa.select(LoanApplication.accept_due_provisional)) is False
@@ -36,7 +37,7 @@ def test_admin_sees_2026_and_loads_2027_which_moves_a_provisional_deadline(brows
 def test_a_bad_file_is_refused_with_its_line_and_changes_nothing(browser, engine):
     admin = browser("admin")
     response = _upload(admin, "date,kind,name\n2027-01-01,party,元旦\n")
-    assert response.status_code == 422 and "line 2" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "第 2 行" in response.get_data(as_text=True)
     assert "2027-01-01" not in admin.get("/admin/calendar?year=2027").get_data(as_text=True)
     assert _upload(admin, "", "empty.csv").status_code == 422
 

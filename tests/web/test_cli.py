@@ -40,7 +40,9 @@ def test_deadline_command_refuses_a_bad_instant(app, start):
 def test_calendar_load_reports_what_it_did(app, tmp_path):
     schedule = tmp_path / "2027.csv"
     schedule.write_text("date,kind,name\n2027-01-01,holiday,元旦\n", encoding="utf-8")
-    result = app.test_cli_runner().invoke(args=["calendar", "load", str(schedule)])
+    refused = app.test_cli_runner().invoke(args=["calendar", "load", str(schedule)])
+    assert refused.exit_code == 1 and "at least 20 holidays" in refused.output
+    result = app.test_cli_runner().invoke(args=["calendar", "load", "--partial", str(schedule)])
     assert result.exit_code == 0, result.output
     assert "Loaded 1 days for 2027" in result.output
     after = app.test_cli_runner().invoke(args=[
