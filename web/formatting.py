@@ -58,14 +58,17 @@ def beijing(instant: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
         return ""
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(SHANGHAI).strftime(pattern)
+    local = instant.astimezone(SHANGHAI)
+    if pattern == "%Y-%m-%d %H:%M":  # the usual case, without strftime: CSV exports call this per cell
+        return local.isoformat(" ", "minutes")[:16]
+    return local.strftime(pattern)
 
 
 def deadline(instant: datetime | None) -> str:
     """A deadline (00:00 Beijing of the next day) as the law reads it: 'YYYY-MM-DD 24:00'."""
     if instant is None:
         return ""
-    return (instant.astimezone(SHANGHAI) - timedelta(days=1)).strftime("%Y-%m-%d") + " 24:00"
+    return (instant.astimezone(SHANGHAI).date() - timedelta(days=1)).isoformat() + " 24:00"
 
 
 def day(value: date | None) -> str:

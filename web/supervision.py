@@ -93,9 +93,10 @@ def breaches_csv() -> Response:
               _("Breached at (Beijing time)"), _("Provisional"), _("Resolved at (Beijing time)"),
               _("Working days late")]
     kinds = {"accept": _("Acceptance"), "decision": _("Credit decision")}
+    yes, no = _("Yes"), _("No")  # translated once: tens of thousands of rows
     with engine().reading() as session:
         rows = [[reference, institution, kinds.get(kind, kind), deadline(due_at), beijing(breached_at),
-                 _("Yes") if provisional else _("No"), beijing(resolved_at), late if late is not None else ""]
+                 yes if provisional else no, beijing(resolved_at), late if late is not None else ""]
                 for reference, institution, kind, due_at, breached_at, provisional, resolved_at, late
                 in metrics.breach_export(session, **_breach_filters())]
     return csv_response(header, rows, "sla-breaches.csv")
