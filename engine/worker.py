@@ -112,10 +112,11 @@ def supervise(settings: WorkerSettings, child: Any = sweep_child, poll_seconds: 
     started = 0
     while rounds is None or started < rounds:
         watch = CaseWatch()
-        process = _SPAWN.Process(target=child, args=(watch, settings), name="sweep-worker")
-        process.start()
+        # Daemonic: should this process end by any path, the child is terminated with it.
+        process = _SPAWN.Process(target=child, args=(watch, settings), name="sweep-worker", daemon=True)
         started += 1
         try:
+            process.start()
             while process.is_alive():
                 process.join(poll_seconds)
                 overrun = watch.overran(settings.case_timeout_seconds)
@@ -125,12 +126,13 @@ def supervise(settings: WorkerSettings, child: Any = sweep_child, poll_seconds: 
                     log.error("Case (instance %s) ran past %s s: worker restarted, case parked",
                               overrun, settings.case_timeout_seconds)
                     park_overrun_case(engine, overrun, settings.case_timeout_seconds)
+            if process.exitcode == 0:
+                return  # the child stopped on its own (Ctrl-C reached it): so do we
+            if process.exitcode != -9:
+                log.error("Sweep worker exited with %s; starting another in 5 s", process.exitcode)
+                time.sleep(5)
         except KeyboardInterrupt:
-            process.terminate()
-            process.join(10)
+            if process.pid is not None:
+                process.terminate()
+                process.join(10)
             return
-        if process.exitcode == 0:
-            return  # the child stopped on its own (Ctrl-C reached it): so do we
-        if process.exitcode not in (-9,):
-            log.error("Sweep worker exited with %s; starting another in 5 s", process.exitcode)
-            time.sleep(5)
