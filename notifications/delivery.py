@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from engine.database import insert_ignoring_conflicts, is_postgresql
 from engine.errors import NotFound
 from engine.journal import record_audit
-from engine.models import Delivery, Notification, WebhookEndpoint
+from engine.models import Delivery, Notification, OutboxMessage, WebhookEndpoint
 from engine.runtime import Engine
 from notifications import texts
 from notifications.channels import DeliveryFailed, build_email, send_email, send_webhook
@@ -176,6 +176,9 @@ def send_claimed(engine: Engine, settings: DeliverySettings, claimed: Claimed, r
     except DeliveryFailed as failure:
         outcome = _settle(engine, settings, claimed, str(failure))
         log.warning("Delivery %s (%s, %s) failed: %s", claimed.id, claimed.channel, claimed.topic, failure)
+    except Exception as error:  # noqa: BLE001 - one broken delivery (a text, a payload) must not stop the rest
+        outcome = _settle(engine, settings, claimed, f"{type(error).__name__}: {error}")
+        log.exception("Delivery %s (%s, %s) could not be sent", claimed.id, claimed.channel, claimed.topic)
     else:
         outcome = _settle(engine, settings, claimed, None)
     setattr(run, outcome, getattr(run, outcome) + 1)
@@ -187,10 +190,31 @@ def dispatch_due_messages(engine: Engine, settings: DeliverySettings, run: Deliv
             now = engine.clock.now()
             messages = claim_due_messages(session, now, settings.batch_size)
             for message in messages:
-                run.deliveries_made += fan_out(session, now, message, settings)
+                # A savepoint per message: one that cannot be fanned out is parked, the others go on.
+                message_id, topic = message.id, message.topic
+                savepoint = session.begin_nested()
+                try:
+                    run.deliveries_made += fan_out(session, now, message, settings)
+                    savepoint.commit()
+                except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                    raise  # the database's trouble, not the message's: the whole batch is tried again
+                except Exception as error:  # noqa: BLE001 - a message we cannot address must not block the queue
+                    savepoint.rollback()
+                    _park_message(session, now, message_id, topic, error, settings)
         run.messages += len(messages)
         if len(messages) < settings.batch_size:
             return
+
+
+def _park_message(session: Session, now: datetime, message_id: int, topic: str, error: Exception,
+                  settings: DeliverySettings) -> None:
+    """Try the message again later with backoff; after the last attempt it stays `failed` (logged)."""
+    attempts = (session.scalar(sa.select(OutboxMessage.attempts).where(OutboxMessage.id == message_id)) or 0) + 1
+    dead = attempts >= settings.max_attempts
+    session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+        attempts=attempts, status="failed" if dead else "pending", last_error=f"{type(error).__name__}: {error}"[:2000],
+        next_attempt_at=now + timedelta(seconds=settings.backoff_after(attempts))))
+    log.exception("Outbox message %s (%s) could not be fanned out (attempt %s)", message_id, topic, attempts)
 
 
 def deliver_due(engine: Engine, settings: DeliverySettings) -> DeliveryRun:
