@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -10,6 +11,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from engine.housekeeping import purge_expired
+from engine.jobs import run_once_per_period
 from engine.runtime import Engine
 from engine.timers import sweep_due_timers
 
@@ -25,8 +27,13 @@ def _sweep_job(engine: Engine, batch_size: int) -> None:
         log.info("Fired %s timers on %s instances (%s failed)", result.claimed, result.instances, result.failed)
 
 
+HOUSEKEEPING_PERIOD = timedelta(hours=1)
+
+
 def _housekeeping_job(engine: Engine) -> None:
-    purged = purge_expired(engine)
+    purged = run_once_per_period(engine, "housekeeping", HOUSEKEEPING_PERIOD, lambda: purge_expired(engine))
+    if purged is None:
+        return  # another process purged within the hour
     log.info("Housekeeping: purged %s idempotency records, %s sign-in failures, %s expired tokens",
              purged.idempotency_records, purged.login_failures, purged.user_tokens)
 
@@ -46,7 +53,8 @@ def configure(scheduler: BaseScheduler, engine: Engine, interval_seconds: int, b
         _sweep_job, "interval", seconds=interval_seconds, args=(engine, batch_size),
         id="timer_sweep", max_instances=1, coalesce=True, replace_existing=True,
     )
-    scheduler.add_job(_housekeeping_job, "interval", hours=1, args=(engine,), id="housekeeping",
+    scheduler.add_job(_housekeeping_job, "interval", seconds=HOUSEKEEPING_PERIOD.total_seconds(), args=(engine,),
+                      id="housekeeping",
                       max_instances=1, coalesce=True, replace_existing=True)
     if delivery is not None:  # drains the outbox (notifications/)
         scheduler.add_job(_delivery_job, "interval", seconds=delivery.poll_seconds, args=(engine, delivery),

@@ -16,6 +16,7 @@ from engine.models.notifications import Delivery, Notification, WebhookEndpoint
 from engine.models.workflow import (
     AuditEvent,
     Incident,
+    JobRun,
     OutboxMessage,
     ProcessDefinition,
     ProcessInstance,
@@ -38,6 +39,7 @@ __all__ = [
     "Delivery",
     "Enterprise",
     "Incident",
+    "JobRun",
     "Institution",
     "LoanApplication",
     "LoanProduct",

@@ -150,3 +150,14 @@ class Incident(Base):
     updated_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+class JobRun(Base):
+    """When a job that must run once per period across every process last started (engine.jobs)."""
+
+    __tablename__ = "job_run"
+
+    name: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
+    holder: Mapped[str | None] = mapped_column(sa.String(100))
