@@ -8,22 +8,26 @@ whitelist of builtins and the helpers the engine provides, and runs within budge
 - code with loops or functions runs under a tracer that counts its lines (the line budget) and
   looks at the CPU-time budget every few lines; straight-line code needs no tracer;
 - work that a tracer cannot interrupt because it is a single C-level call (`*`, `+`, `**`, `<<`,
-  `%`, f-string fields, comparisons, `range`, padding and copying) goes through the guards of
+  `%`, f-string fields, `range`, padding and copying) goes through the guards of
   engine.sandbox_guards, which refuse a result too large before computing it and charge what
-  they let through to a memory budget.
+  they let through to a memory budget;
+- so do comparisons, `in`, hashing (dict and set keys), sorting and set operations, which go over
+  a nested container once for every way a part is reachable: a container whose "unfolded" size
+  is too large (`x = [x, x]` sixty times) is refused before C code goes into it;
+- an exception leaving the code with arguments too large to turn into text is refused.
 
-What is visible in the source is refused when the model is deployed: huge constant powers,
-repetitions and widths, imports, BaseException classes, top-level return/yield, and sources too
-long or too deeply nested to compile safely.
+What is visible in the source is refused when the model is deployed (engine.sandbox_static): huge
+constant powers, repetitions and widths, imports, BaseException classes, top-level return/yield,
+and sources too long or too deeply nested to compile safely.
 """
 
 from __future__ import annotations
 
 import ast
-import operator
 import sys
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from itertools import filterfalse
 from types import CodeType, FrameType, ModuleType
 from typing import Any, NamedTuple
 
@@ -36,35 +40,40 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from engine import sandbox_guards as guards
 from engine.errors import ScriptSecurityError
 from engine.sandbox_guards import CPU_SECONDS, MAX_INT_BITS, MAX_SEQUENCE_LENGTH, MEMORY_BUDGET_BYTES, Limits
+from engine.sandbox_static import BASE_EXCEPTIONS, inspect_tree
 
 MAX_SOURCE_LENGTH = 20_000  # characters of one script or expression
-MAX_NESTING_DEPTH = 100  # levels of the syntax tree (the compiler recurses over it)
 _LINES_PER_CLOCK_LOOK = 16
 _SCALARS = guards.SCALARS
 
 # The file name of compiled BPMN code: the budgets count lines in frames of this file only.
 SCRIPT_FILENAME = "<bpmn script>"
 
-# Only Exception subclasses may be raised by models: these stop a process.
-_BASE_EXCEPTIONS = frozenset({"BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit",
-                              "BaseExceptionGroup"})
-
-_BUILTINS: dict[str, Any] = {
-    **{name: value for name, value in safe_builtins.items() if name not in _BASE_EXCEPTIONS},
-    **guards.GUARDED_BUILTINS,
-}
-
-_GUARDS: dict[str, Any] = {
-    "__builtins__": _BUILTINS,
+# The functions the restricted bytecode calls (`_getattr_`, `_eq_`...): names BPMN code cannot
+# write. They live with the builtins, so that a scope is a small copy; task data that happens to
+# use one of these names cannot shadow it (see RestrictedEnvironment._scope).
+_GUARD_FUNCTIONS: dict[str, Any] = {
     "_getiter_": default_guarded_getiter,
     "_write_": full_write_guard,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     **guards.GUARD_GLOBALS,
 }
+_GUARD_NAMES = frozenset(_GUARD_FUNCTIONS)
+
+_BUILTINS: dict[str, Any] = {
+    **{name: value for name, value in safe_builtins.items() if name not in BASE_EXCEPTIONS},
+    **guards.GUARDED_BUILTINS,
+    **_GUARD_FUNCTIONS,
+}
+
+_GUARDS: dict[str, Any] = {"__builtins__": _BUILTINS}
 
 _GUARDED_OPERATORS = {ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_",
-                      ast.Mod: "_mod_"}
+                      ast.Mod: "_mod_", ast.Sub: "_sub_", ast.BitAnd: "_and_", ast.BitOr: "_or_", ast.BitXor: "_xor_"}
+_SET_OPERATORS = frozenset({"_sub_", "_and_", "_or_", "_xor_"})  # guarded for dict views only
+_GUARDED_COMPARISONS = {ast.Eq: "_eq_", ast.NotEq: "_ne_", ast.Lt: "_lt_", ast.LtE: "_le_", ast.Gt: "_gt_",
+                        ast.GtE: "_ge_", ast.In: "_in_", ast.NotIn: "_in_"}
 
 
 def _call(guard: str, args: list[ast.expr], where: ast.AST) -> ast.Call:
@@ -81,15 +90,30 @@ def _is_literal(node: ast.AST) -> bool:
     return isinstance(node, (ast.Tuple, ast.List, ast.Set)) and all(_is_literal(elt) for elt in node.elts)
 
 
+def _is_scalar(node: ast.AST) -> bool:
+    return _is_literal(node) and not isinstance(node, (ast.Tuple, ast.List, ast.Set))
+
+
+def _key(node: ast.expr) -> ast.expr:
+    """A dict key or set member: hashed."""
+    if isinstance(node, ast.Starred):  # {*items}
+        node.value = _call("_keys_", [node.value], node.value)
+        return node
+    return node if _is_literal(node) else _call("_key_", [node], node)
+
+
 class _GuardingTransformer(RestrictingNodeTransformer):
-    """RestrictedPython's policy, plus: the operators that can grow a value, f-string fields,
-    operands of comparisons that may scan a large object and non-literal keys of dict and set
-    literals go through guards; every `except` block first re-raises the sandbox's refusals."""
+    """RestrictedPython's policy, plus: the operators that can grow a value (or make a set of a
+    dict view), f-string fields, comparisons that may go over a large or nested object, and keys
+    hashed by dict and set literals, comprehensions and item assignments go through guards; every
+    `except` block first re-raises the sandbox's refusals."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         node = self.node_contents_visit(node)
         guard = _GUARDED_OPERATORS.get(type(node.op))
-        return node if guard is None else _call(guard, [node.left, node.right], node)
+        if guard is None or guard in _SET_OPERATORS and (_is_scalar(node.left) or _is_scalar(node.right)):
+            return node  # `limit - 200`: no set is made of a number
+        return _call(guard, [node.left, node.right], node)
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
         node = self.node_contents_visit(node)
@@ -100,28 +124,61 @@ class _GuardingTransformer(RestrictingNodeTransformer):
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         node = self.node_contents_visit(node)
+        if len(node.ops) == 1:  # `a < b`: one guard sees both operands
+            op, left, right = node.ops[0], node.left, node.comparators[0]
+            if isinstance(op, (ast.In, ast.NotIn)):
+                if _is_literal(right) and isinstance(right, (ast.Tuple, ast.List, ast.Constant)):
+                    return node  # compared with a few literals: never more than they hold
+            elif isinstance(op, (ast.Is, ast.IsNot)) or _is_literal(left) or _is_literal(right):
+                return node  # against a literal, a comparison stops at once
+            guarded: ast.expr = _call(_GUARDED_COMPARISONS[type(op)], [left, right], node)
+            if isinstance(op, ast.NotIn):
+                guarded = ast.UnaryOp(ast.Not(), guarded)
+                copy_locations(guarded, node)
+            return guarded
+        # A chain (`a < b < c`) evaluates each operand once: each is guarded alone.
         operands = [node.left, *node.comparators]
         literal = [_is_literal(operand) for operand in operands]
-        costly = [False] * len(operands)
+        wrappers: list[str | None] = [None] * len(operands)
         for i, op in enumerate(node.ops):
             if isinstance(op, (ast.In, ast.NotIn)):  # the container is scanned or the needle hashed
-                costly[i + 1] = not literal[i + 1]
-                costly[i] = costly[i] or not literal[i] and not isinstance(operands[i + 1], (ast.Tuple, ast.List))
+                if not literal[i + 1]:
+                    wrappers[i + 1] = "_haystack_"
+                if not literal[i] and not isinstance(operands[i + 1], (ast.Tuple, ast.List, ast.Constant)):
+                    wrappers[i] = wrappers[i] or "_operand_"
             elif not isinstance(op, (ast.Is, ast.IsNot)) and not literal[i] and not literal[i + 1]:
-                costly[i] = costly[i + 1] = True  # against a literal, a comparison stops at once
-        guarded = [_call("_operand_", [operand], operand) if cost else operand
-                   for operand, cost in zip(operands, costly, strict=True)]
-        node.left, node.comparators = guarded[0], guarded[1:]
+                wrappers[i], wrappers[i + 1] = wrappers[i] or "_operand_", wrappers[i + 1] or "_operand_"
+        guarded_operands = [operand if guard is None else _call(guard, [operand], operand)
+                            for operand, guard in zip(operands, wrappers, strict=True)]
+        node.left, node.comparators = guarded_operands[0], guarded_operands[1:]
         return node
 
     def visit_Set(self, node: ast.Set) -> ast.AST:
         node = self.node_contents_visit(node)
-        node.elts = [elt if _is_literal(elt) else _call("_operand_", [elt], elt) for elt in node.elts]
+        node.elts = [_key(elt) for elt in node.elts]
         return node
 
     def visit_Dict(self, node: ast.Dict) -> ast.AST:
         node = self.node_contents_visit(node)
-        node.keys = [key if key is None or _is_literal(key) else _call("_operand_", [key], key) for key in node.keys]
+        node.keys = [key if key is None else _key(key) for key in node.keys]  # None: `**mapping`
+        return node
+
+    def visit_SetComp(self, node: ast.SetComp) -> ast.AST:
+        node = super().visit_SetComp(node)
+        node.elt = _key(node.elt)
+        return node
+
+    def visit_DictComp(self, node: ast.DictComp) -> ast.AST:
+        node = super().visit_DictComp(node)
+        node.key = _key(node.key)
+        return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        node = super().visit_Subscript(node)  # a load becomes _getitem_(), which guards the key
+        if isinstance(node, ast.Subscript):  # `table[key] = value`, `del table[key]`; not `items[1:2] = ...`
+            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            if not any(isinstance(part, ast.Slice) for part in parts):
+                node.slice = _key(node.slice)
         return node
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
@@ -147,126 +204,6 @@ def _names_a_guard(code: CodeType) -> bool:
         _names_a_guard(const) for const in code.co_consts if isinstance(const, CodeType))
 
 
-_LOOPS = (ast.For, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda,
-          ast.FunctionDef, ast.ClassDef)
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-_IN_TRY_FINALLY = 2  # a third state of "in a function"
-_OUTSIDE_FUNCTIONS = {ast.Return: "return", ast.Yield: "yield", ast.YieldFrom: "yield", ast.Await: "await"}
-
-
-def _inspect(tree: ast.AST) -> tuple[bool, bool]:
-    """Refuse what is visible without running the code; say whether it has loops or functions
-    (so needs the tracer) and whether it binds names with `:=`."""
-    traced = binds = False
-    computations: list[ast.AST] = []
-    stack: list[tuple[ast.AST, int, int]] = [(tree, 0, False)]
-    while stack:  # iterative, and before anything recursive: a deep tree must not exhaust our stack
-        node, depth, in_function = stack.pop()
-        if depth > MAX_NESTING_DEPTH:
-            raise ScriptSecurityError(f"BPMN code may not be nested more than {MAX_NESTING_DEPTH} levels deep")
-        kind = type(node)
-        if kind in (ast.Import, ast.ImportFrom):
-            raise ScriptSecurityError("Imports are not allowed in BPMN scripts")
-        if kind is ast.Name and node.id in _BASE_EXCEPTIONS:  # type: ignore[attr-defined]
-            raise ScriptSecurityError(f"{node.id} is not available in BPMN code; raise an Exception")  # type: ignore[attr-defined]
-        if kind in _OUTSIDE_FUNCTIONS and not in_function:
-            raise ScriptSecurityError(f"'{_OUTSIDE_FUNCTIONS[kind]}' outside a function")
-        if kind in (ast.Yield, ast.YieldFrom) and in_function == _IN_TRY_FINALLY:
-            # A generator left suspended there runs its finally block when collected: later, untraced.
-            raise ScriptSecurityError("'yield' inside try/finally is not allowed in BPMN code")
-        traced, binds = traced or isinstance(node, _LOOPS), binds or kind is ast.NamedExpr
-        if kind in (ast.BinOp, ast.Call, ast.JoinedStr):
-            computations.append(node)
-        if isinstance(node, _FUNCTIONS):
-            in_function = True
-        elif kind is ast.Try and node.finalbody and in_function:  # type: ignore[attr-defined]
-            in_function = _IN_TRY_FINALLY
-        stack.extend((child, depth + 1, in_function) for child in ast.iter_child_nodes(node))
-    previous = guards.enter(guards.DEFAULT_LIMITS)  # one budget for all constant parts of the code
-    try:
-        constants: dict[int, Any] = {}
-        for node in computations:
-            _constant(node, constants)
-    finally:
-        guards.leave(previous)
-    return traced, binds
-
-
-_UNKNOWN = object()
-_STATIC_OPERATORS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: guards.guarded_add, ast.Mult: guards.guarded_mul, ast.Pow: guards.guarded_pow,
-    ast.LShift: guards.guarded_lshift, ast.Mod: guards.guarded_mod, ast.Sub: operator.sub,
-    ast.FloorDiv: operator.floordiv, ast.RShift: operator.rshift, ast.BitOr: operator.or_,
-    ast.BitAnd: operator.and_, ast.BitXor: operator.xor, ast.USub: operator.neg, ast.UAdd: operator.pos,
-    ast.Invert: operator.invert,
-}
-_STATIC_CALLS = {name: guards.GUARDED_BUILTINS[name] for name in ("range", "pow", "bytes", "bytearray", "round")}
-_WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "to_bytes"})
-
-
-def _constant(node: ast.AST, known: dict[int, Any]) -> Any:
-    """The value of a constant part of the code, worked out through the same guards as at run time
-    (with the default limits), so that `10 ** 10 ** 10` or `'x'.ljust(10**9)` is refused at deploy;
-    _UNKNOWN for anything else."""
-    if id(node) not in known:
-        try:
-            known[id(node)] = _evaluate(node, lambda child: _constant(child, known))
-        except ScriptSecurityError:
-            raise
-        except Exception:  # noqa: BLE001 - e.g. 1/0 or 'a' * 'b': the error at run time is the model's
-            known[id(node)] = _UNKNOWN
-    return known[id(node)]
-
-
-def _evaluate(node: ast.AST, value: Callable[[ast.AST], Any]) -> Any:
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.JoinedStr):
-        return _evaluate_fstring(node, value)
-    if isinstance(node, ast.Call):
-        return _evaluate_call(node, value)
-    if isinstance(node, (ast.Tuple, ast.List)):
-        items = [value(element) for element in node.elts]
-        return _UNKNOWN if _UNKNOWN in items else tuple(items) if isinstance(node, ast.Tuple) else items
-    operation = _STATIC_OPERATORS.get(type(getattr(node, "op", None)))
-    if operation is None:
-        return _UNKNOWN
-    operands = [value(node.operand)] if isinstance(node, ast.UnaryOp) else [value(node.left), value(node.right)]
-    return _UNKNOWN if _UNKNOWN in operands else operation(*operands)
-
-
-def _evaluate_fstring(node: ast.JoinedStr, value: Callable[[ast.AST], Any]) -> Any:
-    parts = []
-    for part in node.values:  # every width is checked, even after an unknown field
-        if not isinstance(part, ast.FormattedValue):
-            parts.append(value(part))
-            continue
-        spec, field = "" if part.format_spec is None else value(part.format_spec), value(part.value)
-        if spec is not _UNKNOWN:
-            guards.guarded_format("", -1, spec)  # the width alone may be too large
-        known = spec is not _UNKNOWN and field is not _UNKNOWN
-        parts.append(guards.guarded_format(field, part.conversion, spec) if known else _UNKNOWN)
-    return _UNKNOWN if _UNKNOWN in parts else "".join(parts)
-
-
-def _evaluate_call(node: ast.Call, value: Callable[[ast.AST], Any]) -> Any:
-    args = [value(arg) for arg in node.args]
-    if isinstance(node.func, ast.Attribute) and node.func.attr in _WIDTH_METHODS and args \
-            and isinstance(args[0], int) and args[0] > MAX_SEQUENCE_LENGTH:  # whatever it is called on
-        raise ScriptSecurityError(f"{node.func.attr}() would make more than {MAX_SEQUENCE_LENGTH:,} elements; "
-                                  "BPMN code may not")
-    kwargs = {keyword.arg: value(keyword.value) for keyword in node.keywords}
-    if _UNKNOWN in args or _UNKNOWN in kwargs.values() or None in kwargs:
-        return _UNKNOWN
-    if isinstance(node.func, ast.Name) and node.func.id in _STATIC_CALLS:
-        return _STATIC_CALLS[node.func.id](*args, **kwargs)
-    if isinstance(node.func, ast.Attribute) and node.func.attr in guards.GROWING_METHODS:
-        receiver = value(node.func.value)
-        if receiver is not _UNKNOWN:
-            return guards.guarded_getattr(receiver, node.func.attr)(*args, **kwargs)
-    return _UNKNOWN
-
-
 def _compile(source: str, mode: str) -> _Compiled:
     if not isinstance(source, str):
         raise ScriptSecurityError("BPMN code must be text")
@@ -282,7 +219,7 @@ def _compile(source: str, mode: str) -> _Compiled:
                                   source=source) from None
     except ValueError as err:  # e.g. a null character, on some Python versions
         raise ScriptSecurityError(f"BPMN code cannot be parsed: {err}", source=source) from None
-    traced, binds = _inspect(tree)
+    traced, binds = inspect_tree(tree)
     flat = mode == "eval" and not traced and not binds
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
     try:
@@ -353,7 +290,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         self.line_budget = line_budget
         self.limits = Limits(max_sequence_length, max_int_bits, memory_budget, cpu_seconds)
         self._evaluation: tuple[Limits, None] = (self.limits, None)
-        self._reserved = frozenset(self.globals)
+        self._reserved = frozenset(self.globals) | _GUARD_NAMES
 
     def _run(self, compiled: _Compiled, scope: dict[str, Any], source: str, data: dict[str, Any] | None = None) -> Any:
         if not compiled.guarded:  # e.g. `decision == "approve"`: nothing to count
@@ -373,16 +310,21 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             if err.source is None:
                 err.source = err.context["source"] = source
             raise
+        except Exception as err:
+            guards.check_raised(err, source)
+            raise
         finally:
             state.evaluation = previous
 
     def _scope(self, context: dict[str, Any], external: dict[str, Any]) -> dict[str, Any]:
-        """Task data and external context overlaid by the sandbox's globals."""
+        """Task data and external context overlaid by the sandbox's globals (and guards: a name of
+        the data that is also a guard's means the guard)."""
         scope = self.globals.copy()  # cloning the larger dict and adding the data is faster
         scope.update(context)
         scope.update(external)
-        if len(scope) != len(self.globals) + len(context) + len(external):  # a name taken twice
+        if len(scope) != len(self.globals) + len(context) + len(external) or not _GUARD_NAMES.isdisjoint(scope):
             scope = {**context, **external, **self.globals}
+            scope.update((name, _GUARD_FUNCTIONS[name]) for name in _GUARD_NAMES.intersection(scope))
         return scope
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
@@ -407,10 +349,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         external = external_context or {}
         scope = self._scope(context, external)
         self._run(compiled, scope, script)
-        names = self.globals
-        for key, value in scope.items():
-            if key in names or key in external:
+        for key in filterfalse(self._reserved.__contains__, scope):
+            if key in external:
                 continue
+            value = scope[key]
             if type(value) not in _SCALARS:
                 if guards.is_code(value) or isinstance(value, ModuleType):
                     continue  # the script's own functions stay behind

@@ -5,8 +5,10 @@ A tracer sees Python lines, not the work inside one C-level call: `sum(range(10*
 something large in one step (repetition, concatenation, powers, shifts, format widths, padding,
 `range`, copies) works out the size of its result *before* running and refuses past the limits;
 what they let through is charged to a memory budget, and work on large objects looks at the CPU
-clock first. The budget of an evaluation lives in a thread-local and is only created when a guard
-needs it, so a plain condition (`approved == True`) pays nothing for it.
+clock first. Comparisons, hashing and sorting, which go over a nested container once per path
+through it, first work out that "unfolded" size, in time linear in its distinct parts. The
+budget of an evaluation lives in a thread-local and is only created when a guard needs it, so a
+plain condition (`approved == True`) pays nothing for it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import chain, compress, repeat
+from operator import floordiv
 from typing import Any
 
 from RestrictedPython.Guards import safer_getattr
@@ -164,11 +168,11 @@ def _refuse(message: str) -> ScriptSecurityError:
     return ScriptSecurityError(f"{message} in BPMN code")
 
 
-# --- operators (the transformer routes `+ * ** << %`, comparisons and f-string fields here) ---
+# --- operators (the transformer routes `+ * ** << % - & | ^` and f-string fields here) ---
 
-def guarded_operand(value: Any) -> Any:
-    """An operand of `in`, `==`, `<`..., a dict or set key, an argument of max()...: going over
-    or hashing a large object is one C-level loop, so look at the clock first."""
+def _look(value: Any) -> Any:
+    """An argument of any(), map(), sum()...: going over a large object is one C-level loop, so
+    look at the clock first."""
     if type(value) in _SIZED and len(value) >= _BIG:
         current().tick()
     return value
@@ -179,8 +183,8 @@ def guarded_getitem(target: Any, index: Any) -> Any:
         if type(index) is slice and not isinstance(target, (dict, range)):  # a copy
             current().sequence(len(range(*index.indices(len(target)))), "Slicing", _item_bytes(target))
         current().tick()
-    elif type(index) is tuple and len(index) >= _BIG:  # hashed
-        current().tick()
+    elif type(index) is tuple or type(target) is dict and type(index) in _HASHABLE:  # a key: hashed
+        guarded_key(index)
     return target[index]
 
 
@@ -279,8 +283,9 @@ def guarded_format(value: Any, conversion: int, spec: str) -> str:
 
 _INPLACE: dict[str, Callable[[Any, Any], Any]] = {
     "+=": guarded_add, "*=": guarded_mul, "**=": guarded_pow, "<<=": guarded_lshift, "%=": guarded_mod,
-    "-=": lambda x, y: x - y, "/=": lambda x, y: x / y, "//=": lambda x, y: x // y,
-    ">>=": lambda x, y: x >> y, "|=": lambda x, y: x | y, "&=": lambda x, y: x & y, "^=": lambda x, y: x ^ y,
+    "-=": lambda x, y: guarded_sub(x, y), "/=": lambda x, y: x / y, "//=": lambda x, y: x // y,
+    ">>=": lambda x, y: x >> y, "|=": lambda x, y: _dict_union(x, y), "&=": lambda x, y: guarded_and(x, y),
+    "^=": lambda x, y: guarded_xor(x, y),
 }
 
 
@@ -308,7 +313,9 @@ def text_size(value: Any, repr_: bool = False) -> int:
 
 def _walk(root: Any, limit: int, max_visits: int, purpose: str, data_only: bool = False) -> int:
     """The size of `root` as text, counting a shared part each time it is reachable (as str() and
-    JSON do); refused past `limit` characters or `max_visits` parts."""
+    JSON do); refused past `limit` characters or `max_visits` parts. A long walk first measures
+    `root` without going over a shared part twice (see _measure): `x = [x, x]` sixty times is
+    refused at once."""
     size, visits, stack = 0, 0, [root]
     while stack:
         value = stack.pop()
@@ -329,15 +336,26 @@ def _walk(root: Any, limit: int, max_visits: int, purpose: str, data_only: bool 
             stack.extend(value.values())
         elif isinstance(value, Decimal):  # format(Decimal('1e999999'), 'f') has a million digits
             size += len(str(value)) + (abs(value.adjusted()) if value.is_finite() else 0)
+        elif kind in _SHOWN or isinstance(value, BaseException):  # shows what it holds
+            parts = _shown_parts(value)
+            size += 64 + 4 * len(parts)
+            stack.extend(parts)
         elif data_only and is_code(value):
             raise ScriptSecurityError("Task data cannot hold functions or iterators made by BPMN code "
                                       "(they would run later, outside the sandbox's budgets)")
         else:
             size += 64
+        if visits == SMALL_LENGTH and type(root) in _COMPOUND and _measure(root, max_visits)[_ELEMENTS] >= max_visits:
+            visits = max_visits + 1
         if size > limit or visits > max_visits:
             raise ScriptSecurityError(f"A value is too large to {purpose} (more than {limit:,} characters "
                                       f"or {max_visits:,} parts, counting a shared part each time)")
     return size
+
+
+def _shown_parts(value: Any) -> Any:
+    """What a slice, a dict view or mapping proxy, or an exception shows of its parts as text."""
+    return value.args if isinstance(value, BaseException) else _parts(value)
 
 
 def is_code(value: Any) -> bool:
@@ -350,6 +368,504 @@ def check_output(value: Any, limits: Limits) -> None:
     were bounded when they were built."""
     if isinstance(value, _CONTAINERS):
         _walk(value, limits.memory_budget, limits.max_sequence_length, "keep in task data", data_only=True)
+
+
+# --- comparisons and hashing of nested containers ---------------------------------------------
+#
+# `==`, `<`, `in`, sorting and hashing go over a container's parts in C, and over a part held
+# several times once for each way it is reachable: `x = [x, x]` sixty times makes a list of 61
+# objects that is 2**60 parts "unfolded", and comparing two of them never ends; sorting
+# `[text] * 10**6`, or comparing it with an equal list, compares one long text a million times.
+# So wherever C code compares or hashes (comparisons, `in`, dict and set keys, hash(),
+# count/index/remove, sorting, max/min, set operations, isinstance), what it would go over is
+# measured first: the unfolded size, a long text or a large integer weighing more than one part,
+# in time linear in the *distinct* containers and never past the limit. More than
+# max_sequence_length parts (as much as task data may hold: check_output counts shared parts the
+# same way) is refused. A scalar operand, the common case, costs a type test.
+
+_KEYS, _VALUES, _ITEMS = type({}.keys()), type({}.values()), type({}.items())
+_MAPPING = type({}.keys().mapping)  # mappingproxy
+_VIEWS = frozenset({_KEYS, _VALUES, _ITEMS})
+_COMPOUND = frozenset({list, tuple, dict, set, frozenset, slice, _MAPPING}) | _VIEWS
+_SHOWN = frozenset({slice, _MAPPING}) | _VIEWS
+_HASHABLE = frozenset({tuple, frozenset, slice})  # compound values that may be dict keys or set members
+_HASHED = frozenset({dict, set, frozenset, _KEYS, _ITEMS, _MAPPING})  # `x in these` hashes x
+_SCANNED = frozenset({list, tuple, _VALUES})  # `x in these` compares x with every element
+_RECEIVERS = _HASHED | _SCANNED  # whose methods may compare or hash their arguments
+_ITERABLE_COMPOUND = frozenset({list, tuple, dict, _MAPPING}) | _VIEWS  # (sets keep their elements' hashes)
+# Two operands are compared part by part only when they are of the same kind (else by identity).
+_KIND = {list: list, tuple: tuple, slice: slice, dict: dict, _MAPPING: dict,
+         set: set, frozenset: set, _KEYS: set, _ITEMS: set}
+_SEQUENCE_LIKE = frozenset({list, tuple, set, frozenset})  # iterating them gives all their parts
+_TEXT_KINDS, _INT_KIND = frozenset({str, bytes, bytearray}), frozenset({int})
+_WEIGHED = _TEXT_KINDS | _INT_KIND
+_TEXT_STEP, _INT_STEP = 256, 1024  # characters, bits that take about as long to compare as one part
+_TICK_EVERY = 1024  # containers measured between two looks at the clock
+_ELEMENTS, _ORDERING = 0, 1
+
+
+def _parts(value: Any) -> Any:
+    """What C code compares or hashes when it goes into `value` (it has a len())."""
+    kind = type(value)
+    if kind is dict or kind is _MAPPING:
+        return [*value, *value.values()]
+    if kind is slice:
+        return value.start, value.stop, value.step
+    if kind is _KEYS:
+        return value.mapping.keys()
+    if kind is _VALUES:
+        return value.mapping.values()
+    if kind is _ITEMS:
+        return [*value.mapping, *value.mapping.values()]
+    return value
+
+
+def _weight(value: Any) -> int:
+    """What comparing a scalar costs, in parts."""
+    kind = type(value)
+    if kind in _TEXT_KINDS:
+        return 1 + len(value) // _TEXT_STEP
+    return 1 + value.bit_length() // _INT_STEP if kind is int else 1
+
+
+def _extra(parts: Any, kinds: list[type]) -> int:
+    """What the long texts and large integers among `parts` (of `kinds`) weigh beyond one part each."""
+    extra = 0
+    if not _TEXT_KINDS.isdisjoint(kinds):
+        lengths = map(len, compress(parts, map(_TEXT_KINDS.__contains__, kinds)))
+        extra += sum(map(floordiv, lengths, repeat(_TEXT_STEP)))
+    if int in kinds:
+        bits = map(int.bit_length, compress(parts, map(_INT_KIND.__contains__, kinds)))
+        extra += sum(map(floordiv, bits, repeat(_INT_STEP)))
+    return extra
+
+
+def _measure(root: Any, limit: int) -> tuple[int, int]:
+    """(elements, ordering) of the compound `root`, each at most limit + 1 (for "more").
+
+    `elements` is how many parts `root` holds, counting a part each time it is reachable (and a
+    long text or large integer as several): what one `==`, `in` or hash may go over. `ordering`
+    adds, level by level, the largest `ordering` of a part: `<` compares the first differing
+    parts of two lists for equality and then again for order, so a deep chain of shared parts
+    costs about depth times its elements. A container that holds itself is infinitely large.
+    Linear in the distinct containers (those that hold no container are measured at C speed),
+    and stops early: what a shared part adds is known once it is measured, and the distinct
+    containers met so far already add up to no more than `elements`."""
+    over = limit + 1
+    done: dict[int, tuple[int, int]] = {}
+    opened: dict[int, tuple[int, list[Any]]] = {}  # measured once its nested containers are
+    stack, seen, budget = [root], 0, None
+    while stack:
+        node = stack[-1]
+        key = id(node)
+        if key in done:
+            stack.pop()
+            continue
+        if key not in opened:
+            parts = _parts(node)
+            kinds = [*map(type, parts)]
+            own = len(parts) + _extra(parts, kinds)
+            seen += own
+            if seen > limit:
+                return over, over
+            nested = [] if _COMPOUND.isdisjoint(kinds) else [*compress(parts, map(_COMPOUND.__contains__, kinds))]
+            flat = _flat(nested, limit - own) if nested else (0, 0)
+            if flat is not None:
+                elements = own + flat[0]
+                if elements > limit:
+                    return over, over
+                done[key] = (elements, min(elements + flat[1], over))
+                stack.pop()
+                continue
+            opened[key] = (own, nested)
+            pending = [part for part in nested if id(part) not in done]
+            if pending:
+                if any(id(part) in opened for part in pending):  # opened, not done: an enclosing container
+                    return over, over
+                stack.extend(pending)
+                if len(opened) % _TICK_EVERY == 0:
+                    budget = budget or current()
+                    budget.tick()
+                continue
+        stack.pop()
+        own, nested = opened[key]
+        elements = own + sum(done[id(part)][0] for part in nested)
+        if elements > limit:
+            return over, over
+        done[key] = (elements, min(elements + max((done[id(part)][1] for part in nested), default=0), over))
+    return done[id(root)]
+
+
+def _flat(containers: list[Any], limit: int) -> tuple[int, int] | None:
+    """(elements, largest) of `containers` if none holds a compound part, else None; elements is
+    limit + 1 for "more"."""
+    kinds = set(map(type, containers))
+    if kinds <= _SEQUENCE_LIKE:
+        elements, largest = sum(map(len, containers)), max(map(len, containers))
+        parts = [*chain.from_iterable(containers)] if elements <= limit else ()
+    elif kinds == {dict}:
+        elements, largest = 2 * sum(map(len, containers)), 2 * max(map(len, containers))
+        parts = [*chain.from_iterable(containers), *chain.from_iterable(map(dict.values, containers))] \
+            if elements <= limit else ()
+    else:
+        return None
+    if elements > limit:
+        return limit + 1, limit + 1
+    part_kinds = [*map(type, parts)]
+    if not _COMPOUND.isdisjoint(part_kinds):
+        return None
+    return min(elements + _extra(parts, part_kinds), limit + 1), largest
+
+
+def _limit() -> int:
+    return state.evaluation[0].max_sequence_length
+
+
+def _too_large(purpose: str) -> ScriptSecurityError:
+    return ScriptSecurityError(f"A value is too large to {purpose} (more than {_limit():,} parts, counting a "
+                               "shared part each time it is reachable)")
+
+
+def _within(size: int, limit: int, purpose: str) -> None:
+    if size > limit:
+        raise _too_large(purpose)
+    if size >= _BIG:
+        current().tick()
+
+
+def _check_comparison(left: Any, right: Any, measure: int) -> None:
+    """`left` and `right` (both compound) are compared: C code goes over no more parts than the
+    smaller of the two holds."""
+    kind = _KIND.get(type(left))
+    if kind is None or kind is not _KIND.get(type(right)):
+        return  # compared by identity, or refused by Python
+    if measure == _ELEMENTS and kind in (list, dict, set) and len(left) != len(right):
+        return  # unequal at once
+    limit = _limit()
+    size = _measure(left, limit)[measure]
+    _within(_measure(right, limit)[measure] if size > limit else size, limit, "compare")
+
+
+def guarded_eq(left: Any, right: Any) -> Any:
+    if type(left) in _COMPOUND and type(right) in _COMPOUND and left is not right:
+        _check_comparison(left, right, _ELEMENTS)
+    return left == right
+
+
+def guarded_ne(left: Any, right: Any) -> Any:
+    if type(left) in _COMPOUND and type(right) in _COMPOUND and left is not right:
+        _check_comparison(left, right, _ELEMENTS)
+    return left != right
+
+
+def guarded_lt(left: Any, right: Any) -> Any:
+    if type(left) in _COMPOUND and type(right) in _COMPOUND and left is not right:
+        _check_comparison(left, right, _ORDERING)
+    return left < right
+
+
+def guarded_le(left: Any, right: Any) -> Any:
+    if type(left) in _COMPOUND and type(right) in _COMPOUND and left is not right:
+        _check_comparison(left, right, _ORDERING)
+    return left <= right
+
+
+def guarded_gt(left: Any, right: Any) -> Any:
+    if type(left) in _COMPOUND and type(right) in _COMPOUND and left is not right:
+        _check_comparison(left, right, _ORDERING)
+    return left > right
+
+
+def guarded_ge(left: Any, right: Any) -> Any:
+    if type(left) in _COMPOUND and type(right) in _COMPOUND and left is not right:
+        _check_comparison(left, right, _ORDERING)
+    return left >= right
+
+
+def _costly(needle: Any) -> bool:
+    """Comparing `needle` with something may take longer than one step."""
+    kind = type(needle)
+    return kind in _COMPOUND or kind in _WEIGHED and _weight(needle) > 1
+
+
+def guarded_in(needle: Any, haystack: Any) -> bool:
+    """`needle in haystack` (`not in` is `not _in_(...)`)."""
+    kind = type(haystack)
+    if _costly(needle):
+        if kind in _HASHED:
+            guarded_key(needle)
+        elif kind in _SCANNED:
+            _check_search(needle, haystack)
+        elif hasattr(kind, "__next__"):
+            return _search(needle, haystack)
+    elif kind in _SIZED and len(haystack) >= _BIG:
+        current().tick()
+    return needle in haystack
+
+
+def _check_search(needle: Any, items: Any) -> None:
+    """`needle` is compared with every element of `items` (a list, tuple or dict values), each
+    time going over no more than the smaller of the two."""
+    count, limit = len(items), _limit()
+    if not count:
+        return
+    cost = _measure(needle, limit // count)[_ELEMENTS] + 1 if type(needle) in _COMPOUND else _weight(needle)
+    if cost * count > limit:
+        _within(_measure(items, limit)[_ELEMENTS], limit, "compare")
+
+
+def _search(needle: Any, items: Any) -> bool:
+    """`needle in items` for an iterator, element by element (as Python does), so that each
+    comparison is measured when it is made (the iterator may run the script, which may change
+    the needle) and the clock looked at between two."""
+    budget = current()
+    for item in items:
+        if item is needle:
+            return True
+        if type(item) in _COMPOUND:
+            _check_comparison(item, needle, _ELEMENTS)
+        budget.tick()
+        if item == needle:
+            return True
+    return False
+
+
+def guarded_key(key: Any) -> Any:
+    """A dict key, a set member, the argument of hash(): hashing a tuple goes over all its parts."""
+    if type(key) in _HASHABLE:
+        limit = _limit()
+        _within(_measure(key, limit)[_ELEMENTS], limit, "hash")
+    return key
+
+
+def guarded_keys(items: Any) -> Any:
+    """An iterable whose elements are hashed one by one (`{*items}`, set operations,
+    dict.fromkeys()...): measured all together, or, for an iterator, element by element."""
+    kind = type(items)
+    if kind in _ITERABLE_COMPOUND:
+        limit = _limit()
+        _within(_measure(items.keys() if kind is dict else items, limit)[_ELEMENTS], limit, "hash")
+    elif hasattr(kind, "__next__"):
+        return _checked_items(items, _ELEMENTS, "hash")
+    return items
+
+
+def guarded_pairs(pairs: Any) -> Any:
+    """The (key, value) pairs of dict(), dict.update() and `|=`: the keys are hashed."""
+    if type(pairs) in (list, tuple):
+        limit = _limit()
+        keys = [pair[0] for pair in pairs if type(pair) in (tuple, list) and len(pair) == 2]
+        _within(_measure(keys, limit)[_ELEMENTS], limit, "hash")
+        return pairs
+    return guarded_keys(pairs)
+
+
+def _checked_items(items: Any, measure: int, purpose: str) -> Any:
+    """The elements of an iterator, each measured as C code receives it (nothing of the script
+    runs between the two), with a look at the clock between two."""
+    limit, budget = _limit(), current()
+    for item in items:
+        if type(item) in _COMPOUND:
+            _within(_measure(item, limit)[measure], limit, purpose)
+        budget.tick()
+        yield item
+
+
+def _check_ordering(items: Any) -> None:
+    """Sorting `items` (or finding the largest) compares each element a few times with others,
+    each time going over no more than the smaller of the two (one step for most scalars)."""
+    kinds = [*map(type, items)]
+    limit = _limit()
+    total = _extra(items, kinds)
+    if not _COMPOUND.isdisjoint(kinds):
+        for item in compress(items, map(_COMPOUND.__contains__, kinds)):
+            total += _measure(item, limit - total)[_ORDERING]
+            if total > limit:
+                break
+    _within(total, limit, "compare")
+
+
+def _checked_key(key: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """max()/min() compare each key with the best so far as soon as it is made."""
+    limit, budget = _limit(), current()
+
+    def checked(item: Any) -> Any:
+        value = key(item)
+        if type(value) in _COMPOUND:
+            _within(_measure(value, limit)[_ORDERING], limit, "compare")
+        budget.tick()
+        return value
+    return checked
+
+
+def _sorted_by_key(items: list[Any], key: Callable[[Any], Any], reverse: Any) -> list[Any]:
+    """sorted(items, key=key): the keys are all made (running the script) before they are measured
+    and compared, as sorted() does; the same comparisons give the same, stable, order."""
+    keys = list(map(key, items))
+    _check_ordering(keys)
+    return [items[i] for i in sorted(range(len(keys)), key=keys.__getitem__, reverse=reverse)]
+
+
+def guarded_sorted(iterable: Any, /, *, key: Any = None, reverse: Any = False) -> list[Any]:
+    if _copy_size(iterable) > SMALL_LENGTH:
+        current().sequence(_copy_size(iterable), "sorted()")
+    items = list(iterable)
+    if key is not None:
+        return _sorted_by_key(items, key, reverse)
+    _check_ordering(items)
+    items.sort(reverse=reverse)
+    return items
+
+
+def _sort(target: list[Any], *, key: Any = None, reverse: Any = False) -> None:
+    """list.sort()."""
+    if key is None:
+        _check_ordering(target)
+        target.sort(reverse=reverse)
+        return
+    ordered = _sorted_by_key(list(target), key, reverse)
+    if len(ordered) != len(target):
+        raise ValueError("list modified during sort")
+    target[:] = ordered
+
+
+def _extreme(real: Callable[..., Any]) -> Callable[..., Any]:
+    """max() and min()."""
+    def extreme(*args: Any, **kwargs: Any) -> Any:
+        items = args[0] if len(args) == 1 else args
+        if kwargs.get("key") is not None:
+            kwargs["key"] = _checked_key(kwargs["key"])
+        elif type(items) in _COMPOUND:
+            _check_ordering(list(_parts(items)) if type(items) in _SHOWN else items)
+        elif hasattr(type(items), "__next__"):
+            items = _checked_items(items, _ORDERING, "compare")
+        elif type(items) in _SIZED and len(items) >= _BIG:
+            current().tick()
+        return real(items, **kwargs) if len(args) == 1 else real(*args, **kwargs)
+    extreme.__name__ = real.__name__
+    return extreme
+
+
+def guarded_hash(value: Any) -> int:
+    return hash(guarded_key(value))
+
+
+def guarded_isinstance(value: Any, classes: Any) -> bool:
+    if type(classes) is tuple:  # isinstance() goes into nested tuples of classes
+        guarded_key(classes)
+    return isinstance(value, classes)
+
+
+def guarded_issubclass(value: Any, classes: Any) -> bool:
+    if type(classes) is tuple:
+        guarded_key(classes)
+    return issubclass(value, classes)
+
+
+def _view_operands(left: Any, right: Any) -> tuple[Any, Any]:
+    """`& | ^ -` with a dict view on either side make a set of both operands (hashing them)."""
+    if type(left) in _VIEWS or type(right) in _VIEWS:
+        return guarded_keys(left), guarded_keys(right)
+    return left, right
+
+
+def guarded_sub(left: Any, right: Any) -> Any:
+    if type(left) in _VIEWS or type(right) in _VIEWS:
+        left, right = _view_operands(left, right)
+    return left - right
+
+
+def guarded_and(left: Any, right: Any) -> Any:
+    left, right = _view_operands(left, right)
+    return left & right
+
+
+def guarded_or(left: Any, right: Any) -> Any:
+    left, right = _view_operands(left, right)
+    return left | right
+
+
+def guarded_xor(left: Any, right: Any) -> Any:
+    left, right = _view_operands(left, right)
+    return left ^ right
+
+
+def _dict_union(left: Any, right: Any) -> Any:
+    """`|=`: a dict takes (key, value) pairs, in place; otherwise as `|`."""
+    if type(left) is dict:
+        left |= right if type(right) is dict else guarded_pairs(right)
+        return left
+    return guarded_or(left, right)
+
+
+def guarded_operand(value: Any) -> Any:
+    """An operand of a chained comparison (`a < b < c`), which Python evaluates once: measured
+    alone (without the other operand at hand, a container past the limit is refused)."""
+    kind = type(value)
+    if kind in _COMPOUND:
+        limit = _limit()
+        _within(_measure(value, limit)[_ORDERING], limit, "compare")
+    elif kind in _SIZED and len(value) >= _BIG:
+        current().tick()
+    return value
+
+
+def guarded_haystack(value: Any) -> Any:
+    """The right operand of `in` in a chained comparison."""
+    if hasattr(type(value), "__next__"):
+        return _checked_items(value, _ELEMENTS, "compare")
+    return guarded_operand(value)
+
+
+def _search_arguments(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """list/tuple count(), index(), remove(); set remove()."""
+    if args and _costly(args[0]):
+        if type(target) in _SCANNED:
+            _check_search(args[0], target)
+        elif type(target) in _HASHED:
+            guarded_key(args[0])
+    return args
+
+
+def _key_arguments(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """dict get(), pop(), setdefault(); set add(), discard()."""
+    if args and type(target) in _HASHED:
+        guarded_key(args[0])
+    return args
+
+
+def _keys_arguments(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """Set operations and dict update(): every element of the arguments is hashed."""
+    if type(target) is dict:
+        return (guarded_pairs(args[0]), *args[1:]) if args else args
+    return tuple(guarded_keys(arg) for arg in args) if type(target) in _HASHED else args
+
+
+_COMPARING: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any]], tuple[Any, ...]]] = {
+    **dict.fromkeys(("count", "index", "remove"), _search_arguments),
+    **dict.fromkeys(("get", "pop", "setdefault", "add", "discard"), _key_arguments),
+    **dict.fromkeys(("union", "intersection", "difference", "symmetric_difference", "update",
+                     "intersection_update", "difference_update", "symmetric_difference_update", "issubset",
+                     "issuperset", "isdisjoint"), _keys_arguments),
+}
+
+
+def _comparing_method(target: Any, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """A method that compares or hashes its arguments' parts; on a type, the first argument is
+    the receiver (`list.count(items, x)`)."""
+    unbound = isinstance(target, type)
+    if name == "sort":
+        if unbound:
+            return lambda target, *args, **kwargs: _sort(target, *args, **kwargs) if type(target) is list \
+                else method(target, *args, **kwargs)
+        return (lambda *args, **kwargs: _sort(target, *args, **kwargs)) if type(target) is list else method
+    check = _COMPARING[name]
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if unbound:
+            return method(*args[:1], *check(args[0], args[1:], kwargs), **kwargs) if args else method(**kwargs)
+        return method(*check(target, args, kwargs), **kwargs)
+    return checked
 
 
 # --- methods that grow their receiver --------------------------------------------------------
@@ -402,6 +918,9 @@ def guarded_getattr(target: Any, name: str, default: Any = None) -> Any:
         return _checked_method(target, name, attribute)
     if type(target) in _SIZED and len(target) >= _BIG:
         current().tick()
+    if (name in _COMPARING or name == "sort") and (type(target) in _RECEIVERS or isinstance(target, type)) \
+            and callable(attribute):
+        return _comparing_method(target, name, attribute)
     return attribute
 
 
@@ -409,6 +928,8 @@ def _checked_method(target: Any, name: str, method: Callable[..., Any]) -> Calla
     def checked(*args: Any, **kwargs: Any) -> Any:
         if name == "join":
             args = (list(args[0]),) if len(args) == 1 else args  # an iterator is read once, here
+        elif name == "fromkeys" and args:
+            args = (guarded_keys(args[0]), *args[1:])
         try:
             size = _GROWING[name](target, *args, **kwargs)
         except TypeError:
@@ -447,6 +968,8 @@ def _guarded_type(real: type, size: Callable[..., int], item_bytes: int) -> type
         made = size(*args, **kwargs)
         if made > SMALL_LENGTH:
             current().sequence(made, f"{real.__name__}()", item_bytes)
+        if real is dict and args:
+            args = (guarded_pairs(args[0]), *args[1:])
         return real(*args, **kwargs)
     return _GuardedType(real.__name__, (), {"_real": real, "_make": staticmethod(make)})
 
@@ -465,18 +988,10 @@ def _copy_size(source: Any = (), *_: Any, **__: Any) -> int:
     return len(source) if type(source) in _SIZED else 0
 
 
-def _copying(real: Callable[..., Any]) -> Callable[..., Any]:
-    def copy(*args: Any, **kwargs: Any) -> Any:
-        if args and _copy_size(args[0]) > SMALL_LENGTH:
-            current().sequence(_copy_size(args[0]), f"{real.__name__}()")
-        return real(*args, **kwargs)
-    return copy
-
-
 def _scanning(real: Callable[..., Any]) -> Callable[..., Any]:
     def scan(*args: Any, **kwargs: Any) -> Any:
         for arg in args:
-            guarded_operand(arg)
+            _look(arg)
         return real(*args, **kwargs)
     return scan
 
@@ -498,7 +1013,7 @@ def guarded_range(*args: Any) -> range:
 
 def guarded_sum(items: Any, start: Any = 0) -> Any:
     if type(start) in _NUMBERS or isinstance(start, (Decimal, str)):  # str: sum() itself refuses
-        return sum(guarded_operand(items), start)
+        return sum(_look(items), start)
     total = start  # sum(lists, []) would copy at every step
     for item in items:
         total = guarded_add(total, item)
@@ -517,6 +1032,22 @@ def guarded_repr(value: Any) -> str:
     return repr(value)
 
 
+def check_raised(error: BaseException, source: str | None = None) -> None:
+    """An exception leaving BPMN code is turned into text by whoever handles it: refuse one (or one
+    in its chain) whose arguments are too large for that."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen and len(seen) < 100:
+        seen.add(id(error))
+        if error.args and not SCALARS.issuperset(map(type, error.args)):
+            try:
+                _walk(error.args, _limit(), _limit(), "turn into text")
+            except ScriptSecurityError as refusal:
+                text = str(refusal)
+                raise ScriptSecurityError(f"BPMN code raised {type(error).__name__} with arguments too large: "
+                                          f"{text[0].lower()}{text[1:]}", source) from None
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+
+
 def reraise_refusal() -> None:
     """Runs first in every `except` block: BPMN code cannot catch the sandbox's refusals (nor a
     BaseException such as KeyboardInterrupt) and carry on."""
@@ -531,13 +1062,17 @@ GUARDED_BUILTINS: dict[str, Any] = {
     "bytearray": _guarded_type(bytearray, _binary_size, 1),
     "list": _guarded_type(list, _copy_size, 8),
     "dict": _guarded_type(dict, _copy_size, 8),
-    "sorted": _copying(sorted),
+    "sorted": guarded_sorted, "max": _extreme(max), "min": _extreme(min), "hash": guarded_hash,
+    "isinstance": guarded_isinstance, "issubclass": guarded_issubclass,
     "range": guarded_range, "pow": guarded_pow, "round": guarded_round, "repr": guarded_repr, "sum": guarded_sum,
-    **{function.__name__: _scanning(function) for function in (max, min, any, all, map, filter, enumerate, reversed)},
+    **{function.__name__: _scanning(function) for function in (any, all, map, filter, enumerate, reversed)},
 }
 
 GUARD_GLOBALS: dict[str, Any] = {
     "_getattr_": guarded_getattr, "_getitem_": guarded_getitem, "_operand_": guarded_operand,
+    "_haystack_": guarded_haystack, "_eq_": guarded_eq, "_ne_": guarded_ne, "_lt_": guarded_lt, "_le_": guarded_le,
+    "_gt_": guarded_gt, "_ge_": guarded_ge, "_in_": guarded_in, "_key_": guarded_key, "_keys_": guarded_keys,
+    "_sub_": guarded_sub, "_and_": guarded_and, "_or_": guarded_or, "_xor_": guarded_xor,
     "_inplacevar_": guarded_inplace, "_add_": guarded_add, "_mul_": guarded_mul, "_pow_": guarded_pow,
     "_lshift_": guarded_lshift, "_mod_": guarded_mod, "_format_": guarded_format,
     "_reraise_refusal_": reraise_refusal,

@@ -183,6 +183,12 @@ def test_expressions_see_task_data_helpers_and_data_objects(roomy):
 
 def test_task_data_cannot_replace_the_guards(roomy):
     assert roomy.evaluate("value.real", {"value": 4, "_getattr_": "replaced"}) == 4
+    assert roomy.evaluate("[value] == [4]", {"value": 4, "_eq_": "replaced"}) is True
+    data = {"_key_": "kept", "_in_": "kept"}
+    roomy.execute("found = 1 in {(1, 2): 3}\nkey = (1, 2)\ntable = {key: 3}\nless = [key] < [(1, 3)]", data,
+                  {"_lt_": "replaced"})
+    assert data == {"_key_": "kept", "_in_": "kept", "found": False, "key": (1, 2), "table": {(1, 2): 3},
+                    "less": True}
     with pytest.raises(ScriptSecurityError, match='starts with "_"'):
         roomy.evaluate("_mul_(2, 3)", {})
 
@@ -222,3 +228,56 @@ def test_compile_functions_are_cached_and_refuse_with_a_clear_message():
     assert compile_script("x = 1") is compile_script("x = 1")
     with pytest.raises(ScriptSecurityError, match="SyntaxError"):
         compile_script("x = ")
+
+
+def test_comparing_and_hashing_small_nested_structures_still_works(roomy):
+    data = {"rows": [[1, 2], [3]], "pair": [1, 2]}
+    roomy.execute(
+        "same = rows == [[1, 2], [3]] and [[1, 2], [3]] == [[1, 2], [3]]\n"
+        "copy = [list(row) for row in rows]\n"
+        "compared = [copy == rows, copy != rows, copy < [[1, 3]], rows >= copy, (1, [2]) < (1, [3])]\n"
+        "shared = [pair, pair] == [[1, 2], [1, 2]] and pair in [pair] and [3] in rows and [9] not in rows\n"
+        "where = [rows.count([3]), rows.index([3]), max(rows), min([(1, 2), (1, 1)]), sorted(rows)]\n"
+        "by_key = sorted(rows, key=lambda row: (len(row), row), reverse=True)\n"
+        "table = {(1, 2): 'a', (3, 4): 'b'}\n"
+        "key = (1, 2)\n"
+        "table[key] = 'c'\n"
+        "found = [key in table, table[key], table.get((3, 4)), hash(key) == hash((1, 2)), (9, 9) not in table]\n"
+        "members = sorted({key, (5, 6)} | {*[(7, 8)]} | {(r[0], len(r)) for r in rows})\n"
+        "index = {(row[0], len(row)): row for row in rows}\n"
+        "views = [sorted(table.keys() - [(3, 4)]), sorted(table.keys() & {(3, 4)}),\n"
+        "         {1: [2]}.items() == {1: [2]}.items()]\n"
+        "merged = dict([((1, 2), 'x')])\n"
+        "merged |= [((5, 6), 'y')]\n"
+        "merged.update({(7, 8): 'z'})\n"
+        "chained = 0 < len(rows) < 3 and [1] < pair <= [1, 2] and key in table in [table]\n"
+        "kinds = isinstance(pair, (str, (list, dict)))\n"
+        "rows.sort(key=lambda row: -len(row))", data)
+    assert data["same"] is True and data["compared"] == [True, False, True, True, True]
+    assert data["shared"] is True
+    assert data["where"] == [1, 1, [3], (1, 1), [[1, 2], [3]]]
+    assert data["by_key"] == [[1, 2], [3]]
+    assert data["found"] == [True, "c", "b", True, True]
+    assert data["members"] == [(1, 2), (3, 1), (5, 6), (7, 8)]
+    assert data["index"] == {(1, 2): [1, 2], (3, 1): [3]}
+    assert data["views"] == [[(1, 2)], [(3, 4)], True]
+    assert data["merged"] == {(1, 2): "x", (5, 6): "y", (7, 8): "z"}
+    assert data["chained"] is True and data["kinds"] is True
+    assert data["rows"] == [[1, 2], [3]]
+
+
+def test_large_flat_lists_can_still_be_compared_and_searched(roomy):
+    big = list(range(500_000))
+    assert roomy.evaluate("[big == list(big), -1 in big, big.count(5), max(big), sorted(big, reverse=True)[0]]",
+                          {"big": big}) == [True, False, 1, 499_999, 499_999]
+
+
+def test_plain_comparisons_need_no_guard_and_others_one_call():
+    assert not {"_eq_", "_operand_"} & set(compile_expression('decision == "approve"').co_names)
+    assert {"_gt_", "_mul_"} <= set(compile_expression("amount * 2 > limit").co_names)
+
+
+def test_an_exception_raised_by_a_script_keeps_its_arguments(roomy):
+    with pytest.raises(ValueError) as info:
+        roomy.execute("raise ValueError('bad amount', [1, 2])", {})
+    assert info.value.args == ("bad amount", [1, 2])

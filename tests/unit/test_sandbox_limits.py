@@ -232,3 +232,102 @@ def test_a_script_cannot_catch_a_refusal_and_carry_on(script, words):
 ])
 def test_what_is_visible_in_the_source_is_refused_at_deploy(kind, source, words):
     _assert_refused(_run(kind, source), words)
+
+
+# Two lists (and a tuple) of 2**60 parts "unfolded": each level holds the one below twice, so they
+# are tiny in memory, but one C-level comparison or hash goes over every path and never ends.
+_TWINS = "x = []\ny = []\nfor i in range(60):\n    x = [x, x]\n    y = [y, y]\n"
+_TUPLES = "t = ()\nu = ()\nfor i in range(60):\n    t = (t, t)\n    u = (u, u)\n"
+
+
+@pytest.mark.parametrize("line", [
+    "same = x == y",
+    "less = x < y",
+    "different = x != y",
+    "found = x in [y]",
+    "count = [y].count(x)",
+    "where = [y].index(x)",
+    "largest = max([x, y])",
+    "ordered = sorted([x, y])",
+    "same = [x == y for i in range(1)]",
+    "same = (lambda: x == y)()",
+    # the same, reached another way
+    "same = x == y == x",
+    "smallest = min(x, y)",
+    "[y].remove(x)",
+    "pairs = [x, y]\npairs.sort()",
+    "ordered = sorted([1, 2], key=lambda i: x if i == 1 else y)",
+    "found = x in reversed([y])",
+    "found = x in {1: y}.values()",
+    "same = {1: x} == {1: y}",
+    "same = {1: x}.items() == {1: y}.items()",
+    "less = (x, 1) < (y, 2)",
+    "same = slice(x) == slice(y)",
+])
+def test_comparing_aliased_nested_lists_is_refused(line):
+    _assert_refused(_run("script", _TWINS + line), "too large to compare", seconds=2)
+
+
+@pytest.mark.parametrize("line", [
+    "d = {}\nd[t] = 1",
+    "value = {(): 1}.get(t)",
+    "found = t in {(): 1}",
+    "s = {()}\ns.add(t)",
+    "found = t in {(), (1,)}",
+    "h = hash(t)",
+    "d = {t: 1}",
+    "s = {t}",
+    "d = dict.fromkeys([t])",
+    # the same, reached another way
+    "value = {(): 1}[t]",
+    "s = {*[t]}",
+    "d = {k: 1 for k in [t]}",
+    "s = {k for k in [t]}",
+    "d = dict([(t, 1)])",
+    "d = {}\nd.update([(t, 1)])",
+    "s = {()}.union([t])",
+    "s = {(): 1}.keys() & [t]",
+    "s = [t] - {(): 1}.keys()",
+    "d = {}\nd |= [(t, 1)]",
+    "d = dict.fromkeys(reversed([t]))",
+    "found = isinstance(1, t)",
+    "same = t == u",
+])
+def test_hashing_aliased_nested_tuples_is_refused(line):
+    result = _run("script", _TUPLES + line)
+    assert result["outcome"] == "refused" and "too large to" in result["message"], result
+    assert result["seconds"] < 2, result
+
+
+@pytest.mark.parametrize("line", [
+    "raise ValueError(x)",
+    "try:\n    raise KeyError(x)\nexcept KeyError as error:\n    text = str(error)",
+    "text = repr(slice(x))",
+    "text = f'{ {1: x}.items() }'",
+])
+def test_aliased_nested_lists_cannot_reach_text_through_an_exception_or_a_view(line):
+    _assert_refused(_run("script", _TWINS + line), "into text", seconds=2)
+
+
+def test_ordering_a_deep_chain_of_shared_parts_is_refused():
+    # Each level is [900 floats, the level below]: under a million parts, but `<` compares the
+    # floats again at every level on its way down (quadratic), which would take many seconds.
+    script = ("part = [float(i) for i in range(900)]\ntwin = [float(i) for i in range(900)]\nx = [0]\ny = [1]\n"
+              "for i in range(900):\n    x = [part, x]\n    y = [twin, y]\nless = x < y")
+    _assert_refused(_run("script", script), "too large to compare", seconds=2)
+
+
+# Long texts held a million times: lists of a million parts, but comparing one with an equal
+# list, searching it or sorting it compares a megabyte of text a million times.
+_TEXTS = "s = 'x' * 999_999\nt = 'x' * 999_999\nu = 'x' * 999_998 + 'y'\nmany = [s] * 999_999\n"
+
+
+@pytest.mark.parametrize("line", [
+    "same = many == [t] * 999_999",
+    "found = u in many",
+    "count = many.count(u)",
+    "largest = max([s, t] * 499_999)",
+    "ordered = sorted([s, t] * 499_999)",
+])
+def test_comparing_a_long_text_held_many_times_is_refused(line):
+    _assert_refused(_run("script", _TEXTS + line), "too large to compare", seconds=2)
