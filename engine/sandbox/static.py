@@ -12,11 +12,12 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from engine import sandbox_guards as guards
 from engine.errors import ScriptSecurityError
-from engine.sandbox_guards import MAX_SEQUENCE_LENGTH
+from engine.sandbox.budget import DEFAULT_LIMITS, MAX_SEQUENCE_LENGTH, enter, leave
+from engine.sandbox.builtins import GROWING_METHODS, GUARDED_BUILTINS, guarded_getattr
+from engine.sandbox.operators import guarded_add, guarded_format, guarded_lshift, guarded_mod, guarded_mul, guarded_pow
 
 MAX_NESTING_DEPTH = 100  # levels of the syntax tree (the compiler recurses over it)
 
@@ -44,8 +45,8 @@ def inspect_tree(tree: ast.AST) -> tuple[bool, bool]:
         kind = type(node)
         if kind in (ast.Import, ast.ImportFrom):
             raise ScriptSecurityError("Imports are not allowed in BPMN scripts")
-        if kind is ast.Name and node.id in BASE_EXCEPTIONS:  # type: ignore[attr-defined]
-            raise ScriptSecurityError(f"{node.id} is not available in BPMN code; raise an Exception")  # type: ignore[attr-defined]
+        if isinstance(node, ast.Name) and node.id in BASE_EXCEPTIONS:
+            raise ScriptSecurityError(f"{node.id} is not available in BPMN code; raise an Exception")
         if kind in _OUTSIDE_FUNCTIONS and not in_function:
             raise ScriptSecurityError(f"'{_OUTSIDE_FUNCTIONS[kind]}' outside a function")
         if kind in (ast.Yield, ast.YieldFrom) and in_function == _IN_TRY_FINALLY:
@@ -56,28 +57,28 @@ def inspect_tree(tree: ast.AST) -> tuple[bool, bool]:
             computations.append(node)
         if isinstance(node, _FUNCTIONS):
             in_function = True
-        elif kind is ast.Try and node.finalbody and in_function:  # type: ignore[attr-defined]
+        elif isinstance(node, ast.Try) and node.finalbody and in_function:
             in_function = _IN_TRY_FINALLY
         stack.extend((child, depth + 1, in_function) for child in ast.iter_child_nodes(node))
-    previous = guards.enter(guards.DEFAULT_LIMITS)  # one budget for all constant parts of the code
+    previous = enter(DEFAULT_LIMITS)  # one budget for all constant parts of the code
     try:
         constants: dict[int, Any] = {}
         for node in computations:
             _constant(node, constants)
     finally:
-        guards.leave(previous)
+        leave(previous)
     return traced, binds
 
 
 _UNKNOWN = object()
-_STATIC_OPERATORS: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: guards.guarded_add, ast.Mult: guards.guarded_mul, ast.Pow: guards.guarded_pow,
-    ast.LShift: guards.guarded_lshift, ast.Mod: guards.guarded_mod, ast.Sub: operator.sub,
+_STATIC_OPERATORS: dict[type, Callable[..., Any]] = {
+    ast.Add: guarded_add, ast.Mult: guarded_mul, ast.Pow: guarded_pow,
+    ast.LShift: guarded_lshift, ast.Mod: guarded_mod, ast.Sub: operator.sub,
     ast.FloorDiv: operator.floordiv, ast.RShift: operator.rshift, ast.BitOr: operator.or_,
     ast.BitAnd: operator.and_, ast.BitXor: operator.xor, ast.USub: operator.neg, ast.UAdd: operator.pos,
     ast.Invert: operator.invert,
 }
-_STATIC_CALLS = {name: guards.GUARDED_BUILTINS[name] for name in ("range", "pow", "bytes", "bytearray", "round")}
+_STATIC_CALLS = {name: GUARDED_BUILTINS[name] for name in ("range", "pow", "bytes", "bytearray", "round")}
 _WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "to_bytes"})
 
 
@@ -106,9 +107,12 @@ def _evaluate(node: ast.AST, value: Callable[[ast.AST], Any]) -> Any:
         items = [value(element) for element in node.elts]
         return _UNKNOWN if _UNKNOWN in items else tuple(items) if isinstance(node, ast.Tuple) else items
     operation = _STATIC_OPERATORS.get(type(getattr(node, "op", None)))
-    if operation is None:
+    if operation is not None and isinstance(node, ast.UnaryOp):
+        operands = [value(node.operand)]
+    elif operation is not None and isinstance(node, ast.BinOp):
+        operands = [value(node.left), value(node.right)]
+    else:
         return _UNKNOWN
-    operands = [value(node.operand)] if isinstance(node, ast.UnaryOp) else [value(node.left), value(node.right)]
     return _UNKNOWN if _UNKNOWN in operands else operation(*operands)
 
 
@@ -120,9 +124,9 @@ def _evaluate_fstring(node: ast.JoinedStr, value: Callable[[ast.AST], Any]) -> A
             continue
         spec, field = "" if part.format_spec is None else value(part.format_spec), value(part.value)
         if spec is not _UNKNOWN:
-            guards.guarded_format("", -1, spec)  # the width alone may be too large
+            guarded_format("", -1, spec)  # the width alone may be too large
         known = spec is not _UNKNOWN and field is not _UNKNOWN
-        parts.append(guards.guarded_format(field, part.conversion, spec) if known else _UNKNOWN)
+        parts.append(guarded_format(field, part.conversion, spec) if known else _UNKNOWN)
     return _UNKNOWN if _UNKNOWN in parts else "".join(parts)
 
 
@@ -135,10 +139,11 @@ def _evaluate_call(node: ast.Call, value: Callable[[ast.AST], Any]) -> Any:
     kwargs = {keyword.arg: value(keyword.value) for keyword in node.keywords}
     if _UNKNOWN in args or _UNKNOWN in kwargs.values() or None in kwargs:
         return _UNKNOWN
+    named = cast("dict[str, Any]", kwargs)  # no `**mapping` (a None key): mypy cannot see that from `in`
     if isinstance(node.func, ast.Name) and node.func.id in _STATIC_CALLS:
-        return _STATIC_CALLS[node.func.id](*args, **kwargs)
-    if isinstance(node.func, ast.Attribute) and node.func.attr in guards.GROWING_METHODS:
+        return _STATIC_CALLS[node.func.id](*args, **named)
+    if isinstance(node.func, ast.Attribute) and node.func.attr in GROWING_METHODS:
         receiver = value(node.func.value)
         if receiver is not _UNKNOWN:
-            return guards.guarded_getattr(receiver, node.func.attr)(*args, **kwargs)
+            return guarded_getattr(receiver, node.func.attr)(*args, **named)
     return _UNKNOWN
