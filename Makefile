@@ -41,6 +41,7 @@ run: $(STAMP) $(NPM_STAMP) translations
 # The suite on the embedded default (SQLite); set DATABASE_URL to run it on PostgreSQL.
 test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) translations
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # bench.pages: page timings at 100,000 applications, on SQLite and on PostgreSQL (a scratch
@@ -58,8 +59,10 @@ stress: $(STAMP)
 	STRESS_TRIALS=$(STRESS_TRIALS) DATABASE_URL=$(STRESS_DATABASE_URL) $(BIN)/python -m pytest -q \
 		tests/engine/test_races.py tests/engine/test_concurrency.py
 
+# mypy reads its settings (engine/, strictness, untyped libraries) from pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) node_modules instance .pytest_cache
+	rm -rf $(VENV) node_modules instance .pytest_cache .mypy_cache

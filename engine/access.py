@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from engine.database import rows_matched
 from engine.errors import NotFound, RateLimited, ValidationFailed
 from engine.journal import record_audit
 from engine.loans.actors import (
@@ -251,9 +252,9 @@ def change_password(session: Session, now: datetime, user_id: int, current: str,
     kept = _hash_secret(keep_session)
     sessions = revoke_web_sessions(session, now, user.id, keep=kept)
     session.execute(sa.update(WebSession).where(WebSession.id == kept).values(password_mark=_password_mark(user)))
-    tokens = session.execute(sa.update(ApiCredential).where(
+    tokens = rows_matched(session.execute(sa.update(ApiCredential).where(
         ApiCredential.user_id == user.id, ApiCredential.kind == "user_token", ApiCredential.revoked_at.is_(None))
-        .values(revoked_at=now)).rowcount
+        .values(revoked_at=now)))
     record_audit(session, now, user.username, "password_changed", detail={
         "user_id": user.id, "username": user.username, "sessions_ended": sessions, "tokens_revoked": tokens})
     return True
@@ -315,7 +316,7 @@ def revoke_web_sessions(session: Session, now: datetime, user_id: int, *, keep: 
     statement = sa.update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
     if keep is not None:
         statement = statement.where(WebSession.id != keep)
-    return session.execute(statement.values(revoked_at=now)).rowcount
+    return rows_matched(session.execute(statement.values(revoked_at=now)))
 
 
 def actor_for_user(user: UserAccount) -> Actor:
@@ -350,10 +351,10 @@ def create_institution_key(session: Session, now: datetime, institution_code: st
 
 def revoke_credential(session: Session, now: datetime, prefix: str) -> int:
     """Revoke every live credential with this prefix; return how many."""
-    return session.execute(
+    return rows_matched(session.execute(
         sa.update(ApiCredential).where(ApiCredential.prefix == prefix, ApiCredential.revoked_at.is_(None))
         .values(revoked_at=now)
-    ).rowcount
+    ))
 
 
 def authenticate(session: Session, now: datetime, secret: str) -> Caller | None:

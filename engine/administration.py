@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.access import ROLES, create_user, hash_password
+from engine.database import rows_matched
 from engine.errors import NotFound, ValidationFailed
 from engine.journal import record_audit
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER
@@ -33,6 +34,8 @@ CODE = re.compile(r"\A[A-Za-z0-9_-]{1,50}\Z")
 INSTITUTION_STAFF = (OFFICER, INSTITUTION_ADMIN)
 MAX_LISTED_USERS = 500
 MAX_ID = 2**31 - 1  # an integer column's range on PostgreSQL
+# The rows the admin pages change under a row lock.
+_Lockable = TypeVar("_Lockable", UserAccount, Institution, LoanProduct)
 
 # Messages of this module (English; the web layer translates them).
 USERNAME_RULE = "3 to 100 letters, digits, dots, hyphens, underscores or @."
@@ -342,7 +345,7 @@ def _username_taken(session: Session, username: str) -> bool:
         sa.func.lower(UserAccount.username) == username.lower())) is not None
 
 
-def _locked(session: Session, model: type, row_id: int, missing: str) -> Any:
+def _locked(session: Session, model: type[_Lockable], row_id: int, missing: str) -> _Lockable:
     row = session.scalars(sa.select(model).where(model.id == row_id).with_for_update()).first()
     if row is None:
         raise NotFound(missing)
@@ -350,8 +353,8 @@ def _locked(session: Session, model: type, row_id: int, missing: str) -> Any:
 
 
 def _revoke_tokens(session: Session, now: datetime, user_id: int) -> int:
-    return session.execute(
+    return rows_matched(session.execute(
         sa.update(ApiCredential).where(ApiCredential.user_id == user_id, ApiCredential.kind == "user_token",
                                        ApiCredential.revoked_at.is_(None))
         .values(revoked_at=now)
-    ).rowcount
+    ))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from engine.calendar_store import store_official_year
+from engine.errors import NotFound
 from engine.journal import record_audit
 from engine.models import ProcessInstance, TimerRow
 from engine.runtime import Engine, running_instance_ids
@@ -54,6 +55,8 @@ def recompute_provisional_deadlines(
     for done, instance_id in enumerate(instance_ids, start=1):
         with engine.transaction() as session:
             instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise NotFound(f"Process instance {instance_id} doesn't exist.")
             operation = engine.open(session, instance)
             moved = operation.recompute_timers()
             operation.save(actor)

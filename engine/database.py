@@ -81,6 +81,16 @@ def transaction(factory: sessionmaker[Session], read_only: bool = False) -> Iter
         session.close()
 
 
+def rows_matched(result: sa.Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through `Session.execute` matched.
+
+    The session types every result as a plain Result; a DML statement's is a CursorResult.
+    """
+    if not isinstance(result, sa.CursorResult):
+        raise TypeError(f"{type(result).__name__} has no rowcount: not the result of an UPDATE or DELETE")
+    return result.rowcount
+
+
 def insert_ignoring_conflicts(session: Session, table: sa.Table) -> sa.Insert:
     """An INSERT that skips a row clashing with a unique constraint (a ledger entry written twice).
 

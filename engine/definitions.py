@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 from threading import Lock
+from typing import Literal, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -82,7 +83,12 @@ def seed_shipped_models(session: Session, clock: Clock) -> list[ProcessDefinitio
     return deployed
 
 
+@overload
+def latest_definition(session: Session, key: str, required: Literal[True] = True) -> ProcessDefinition: ...
+@overload
+def latest_definition(session: Session, key: str, required: bool) -> ProcessDefinition | None: ...
 def latest_definition(session: Session, key: str, required: bool = True) -> ProcessDefinition | None:
+    """The newest deployed version of `key`; NotFound if there is none, unless not `required`."""
     definition = session.scalars(
         sa.select(ProcessDefinition)
         .where(ProcessDefinition.key == key)

@@ -43,16 +43,17 @@ def load_demo_data(engine: Engine) -> bool:
         session.flush()
         ids = (bank_a.id, bank_b.id, enterprise.id, product_a.id, product_b.id)
         now = engine.clock.now()
-        for username, role, parties in (
-            ("enterprise", ENTERPRISE, {"enterprise_id": enterprise.id}),
-            ("officer-a", OFFICER, {"institution_id": bank_a.id}),
-            ("officer-b", OFFICER, {"institution_id": bank_b.id}),
-            ("bank-admin-a", INSTITUTION_ADMIN, {"institution_id": bank_a.id}),
-            ("supervisor", SUPERVISOR, {}),
-            ("author", PROCESS_AUTHOR, {}),
-            ("admin", SYSTEM_ADMIN, {}),
+        for username, role, institution_id, enterprise_id in (
+            ("enterprise", ENTERPRISE, None, enterprise.id),
+            ("officer-a", OFFICER, bank_a.id, None),
+            ("officer-b", OFFICER, bank_b.id, None),
+            ("bank-admin-a", INSTITUTION_ADMIN, bank_a.id, None),
+            ("supervisor", SUPERVISOR, None, None),
+            ("author", PROCESS_AUTHOR, None, None),
+            ("admin", SYSTEM_ADMIN, None, None),
         ):
-            create_user(session, now, username, DEMO_PASSWORD, role, **parties)
+            create_user(session, now, username, DEMO_PASSWORD, role,
+                        institution_id=institution_id, enterprise_id=enterprise_id)
     bank_a_id, bank_b_id, enterprise_id, product_a_id, product_b_id = ids
 
     applicant = Actor(ENTERPRISE_ACTOR_ID, "enterprise", enterprise_id=enterprise_id)

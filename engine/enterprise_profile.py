@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 from sqlalchemy.orm import Session
 
-from engine.errors import Forbidden
+from engine.errors import Forbidden, NotFound
 from engine.journal import record_audit
 from engine.loans.actors import ENTERPRISE, Actor
 from engine.loans.commands import load, no_nul
@@ -63,7 +63,10 @@ def contact_of(session: Session, actor: Actor) -> Enterprise:
     """The actor's own enterprise, with its contact data in full (it is theirs)."""
     if actor.role != ENTERPRISE or actor.enterprise_id is None:
         raise Forbidden("Only an enterprise user keeps the enterprise's contact data")
-    return session.get(Enterprise, actor.enterprise_id)
+    enterprise = session.get(Enterprise, actor.enterprise_id)
+    if enterprise is None:
+        raise NotFound(f"Enterprise {actor.enterprise_id} doesn't exist.")
+    return enterprise
 
 
 def update_contact(session: Session, now: datetime, actor: Actor, data: dict[str, Any]) -> Enterprise:

@@ -12,6 +12,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from engine.access import FAILURE_RETENTION, KNOWN_SOURCE_MEMORY, WEB_SESSION_IDLE
+from engine.database import rows_matched
 from engine.idempotency import RETENTION
 from engine.models import ApiCredential, IdempotencyRecord, LoginFailure
 from engine.models.access import SigninSource, WebSession
@@ -37,13 +38,14 @@ def purge_expired(engine: Engine) -> Purged:
             ApiCredential.kind == "user_token",
             sa.or_(ApiCredential.expires_at < now - EXPIRED_TOKEN_GRACE,
                    ApiCredential.revoked_at < now - EXPIRED_TOKEN_GRACE))))
-        records = session.execute(sa.delete(IdempotencyRecord).where(sa.or_(
+        records = rows_matched(session.execute(sa.delete(IdempotencyRecord).where(sa.or_(
             IdempotencyRecord.created_at < now - RETENTION,
-            IdempotencyRecord.credential_id.in_(dead_tokens)))).rowcount
-        failures = session.execute(sa.delete(LoginFailure).where(LoginFailure.at < now - FAILURE_RETENTION)).rowcount
-        tokens = session.execute(sa.delete(ApiCredential).where(ApiCredential.id.in_(dead_tokens))).rowcount
-        web_sessions = session.execute(sa.delete(WebSession).where(sa.or_(
+            IdempotencyRecord.credential_id.in_(dead_tokens)))))
+        failures = rows_matched(session.execute(
+            sa.delete(LoginFailure).where(LoginFailure.at < now - FAILURE_RETENTION)))
+        tokens = rows_matched(session.execute(sa.delete(ApiCredential).where(ApiCredential.id.in_(dead_tokens))))
+        web_sessions = rows_matched(session.execute(sa.delete(WebSession).where(sa.or_(
             WebSession.revoked_at < now - EXPIRED_TOKEN_GRACE,
-            WebSession.last_seen_at < now - WEB_SESSION_IDLE))).rowcount
+            WebSession.last_seen_at < now - WEB_SESSION_IDLE))))
         session.execute(sa.delete(SigninSource).where(SigninSource.last_success_at < now - KNOWN_SOURCE_MEMORY))
     return Purged(records, failures, tokens, web_sessions)

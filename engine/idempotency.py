@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from engine.database import insert_ignoring_conflicts
 from engine.errors import ConcurrencyConflict, EngineError, RateLimited
-from engine.models import IdempotencyRecord
+from engine.models import IdempotencyRecord, table_of
 from engine.runtime import Engine
 
 RETENTION = timedelta(hours=24)
-_RECORD = IdempotencyRecord.__table__
+_RECORD = table_of(IdempotencyRecord)
 
 
 class IdempotencyKeyReused(EngineError):

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.errors import EngineError, NotFound
-from engine.models import Incident, ProcessDefinition, ProcessInstance, TimerRow
+from engine.models import Incident, ProcessDefinition, ProcessInstance, TimerRow, table_of
 from engine.spiff_adapter import raised_by_model_code
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MESSAGE_LIMIT = 2000
-_TIMER = TimerRow.__table__
+_TIMER = table_of(TimerRow)
 
 
 @dataclass(frozen=True)

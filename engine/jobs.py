@@ -17,11 +17,11 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from engine.database import insert_ignoring_conflicts, is_postgresql
-from engine.models import JobRun
+from engine.models import JobRun, table_of
 from engine.runtime import Engine
 
 T = TypeVar("T")
-_JOB = JobRun.__table__
+_JOB = table_of(JobRun)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 

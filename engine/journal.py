@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.models import AuditEvent, OutboxMessage
+from engine.models import AuditEvent, OutboxMessage, table_of
 
-_INSERT_AUDIT = sa.insert(AuditEvent.__table__)
-_INSERT_OUTBOX = sa.insert(OutboxMessage.__table__)
+_INSERT_AUDIT = sa.insert(table_of(AuditEvent))
+_INSERT_OUTBOX = sa.insert(table_of(OutboxMessage))
 
 
 def record_audit(

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from engine.errors import Forbidden
+from engine.errors import Forbidden, NotFound
 from engine.journal import record_audit
 from engine.loans.actors import INSTITUTION_ROLES, Actor
 from engine.models import Enterprise, LoanApplication
@@ -59,6 +59,13 @@ class EnterpriseContact:
 REVEALED_FIELDS = ("representative_id_number", "contact_phone")
 
 
+def _enterprise_of(session: Session, application: LoanApplication) -> Enterprise:
+    enterprise = session.get(Enterprise, application.enterprise_id)
+    if enterprise is None:
+        raise NotFound(f"Enterprise {application.enterprise_id} doesn't exist.")
+    return enterprise
+
+
 def _contact(enterprise: Enterprise, revealed: bool) -> EnterpriseContact:
     id_number, phone = enterprise.representative_id_number, enterprise.contact_phone
     if not revealed:
@@ -69,7 +76,7 @@ def _contact(enterprise: Enterprise, revealed: bool) -> EnterpriseContact:
 
 def enterprise_contact(session: Session, application: LoanApplication) -> EnterpriseContact:
     """The applicant's data, masked."""
-    return _contact(session.get(Enterprise, application.enterprise_id), revealed=False)
+    return _contact(_enterprise_of(session, application), revealed=False)
 
 
 def is_disclosure(actor: Actor) -> bool:
@@ -100,7 +107,7 @@ def reveal_enterprise_contact(session: Session, now: datetime, actor: Actor,
     """
     if actor.role not in INSTITUTION_ROLES or actor.institution_id != application.institution_id:
         raise Forbidden("Only the institution handling the application can see the applicant's contact data")
-    enterprise = session.get(Enterprise, application.enterprise_id)
+    enterprise = _enterprise_of(session, application)
     record_audit(session, now, actor.id, "personal_data_revealed", application_id=application.id,
                  status_before=application.status, status_after=application.status,
                  detail={"fields": list(REVEALED_FIELDS)})

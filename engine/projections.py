@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from SpiffWorkflow.util.task import TaskState
 
 from engine import spiff_adapter as spiff
-from engine.models import TaskRow, TimerRow
+from engine.models import TaskRow, TimerRow, table_of
 
 if TYPE_CHECKING:
     from engine.runtime import InstanceOperation
@@ -55,8 +55,8 @@ def _completed(workflow: Any, spiff_task_id: str) -> bool:
     return task is not None and task.state == TaskState.COMPLETED
 
 
-_TIMER = TimerRow.__table__
-_TASK = TaskRow.__table__
+_TIMER = table_of(TimerRow)
+_TASK = table_of(TaskRow)
 # Statements built once; executed with parameter lists on the session's connection (Core, no ORM).
 _TIMER_STATE = sa.update(_TIMER).where(
     _TIMER.c.instance_id == sa.bindparam("iid"), _TIMER.c.spiff_task_id == sa.bindparam("sid")

@@ -28,9 +28,9 @@ from engine.calendar_store import CalendarProvider
 from engine.clock import Clock, SystemClock
 from engine.database import is_postgresql, transaction
 from engine.definitions import SpecCache
-from engine.errors import ConcurrencyConflict, ModelError
+from engine.errors import ConcurrencyConflict, ModelError, NotFound
 from engine.incidents import RetryPolicy
-from engine.models import ProcessDefinition, ProcessInstance
+from engine.models import ProcessDefinition, ProcessInstance, table_of
 from engine.projections import Snapshot, sync_projections
 from engine.working_days import WorkingDayCalendar
 
@@ -191,6 +191,8 @@ class Engine:
         definition = self._definitions.get(definition_id)
         if definition is None:
             definition = session.get(ProcessDefinition, definition_id)
+            if definition is None:
+                raise NotFound(f"Process definition {definition_id} doesn't exist.")
             session.expunge(definition)
             self._definitions[definition_id] = definition
         return definition
@@ -247,7 +249,7 @@ class InstanceOperation:
     context: InstanceContext
     workflow: Any = None
     # What the projections say before this operation writes (ready tasks, waiting timers).
-    snapshot: Snapshot | None = None
+    snapshot: Snapshot = field(default_factory=lambda: Snapshot.of(None))
     # Deadlines computed during this operation: due ISO string -> provisional.
     provisional_dues: dict[str, bool] = field(default_factory=dict)
 
@@ -338,7 +340,7 @@ class InstanceOperation:
         self.engine._remember(self.session, self)
 
 
-_INSTANCE = ProcessInstance.__table__
+_INSTANCE = table_of(ProcessInstance)
 _SAVE_INSTANCE = (
     sa.update(_INSTANCE)
     .where(_INSTANCE.c.id == sa.bindparam("iid"), _INSTANCE.c.version == sa.bindparam("expected_version"))

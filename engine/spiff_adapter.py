@@ -153,7 +153,7 @@ def _use_engine_clock_for_timers(spec: Any) -> None:
     for task_spec in spec.task_specs.values():
         definition = getattr(task_spec, "event_definition", None)
         clocked = _CLOCKED.get(type(definition))
-        if clocked is not None:
+        if definition is not None and clocked is not None:
             task_spec.event_definition = clocked(
                 definition.name, definition.expression, description=definition.description
             )

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from engine.database import insert_ignoring_conflicts, is_postgresql
 from engine.errors import NotFound
 from engine.journal import record_audit
-from engine.models import Delivery, Notification, OutboxMessage, WebhookEndpoint
+from engine.models import Delivery, Notification, OutboxMessage, WebhookEndpoint, table_of
 from engine.runtime import Engine
 from notifications import texts
 from notifications.channels import DeliveryFailed, build_email, send_email, send_webhook
@@ -64,7 +64,7 @@ def _lock(query: sa.Select, session: Session) -> sa.Select:
 
 
 def _write_in_app(session: Session, now: datetime, delivery: Delivery) -> None:
-    session.execute(insert_ignoring_conflicts(session, Notification.__table__), {
+    session.execute(insert_ignoring_conflicts(session, table_of(Notification)), {
         "user_id": delivery.recipient_id, "delivery_id": delivery.id, "topic": delivery.topic,
         "params": delivery.params, "created_at": now, "read_at": None})
     delivery.status, delivery.sent_at, delivery.lease_until = "sent", now, None
@@ -111,7 +111,8 @@ def claim_due_deliveries(engine: Engine, settings: DeliverySettings, run: Delive
                 _write_in_app(session, now, delivery)
                 run.sent += 1
                 continue
-            group, digest, address, secrets = [delivery], [], delivery.address, []
+            group, digest, address = [delivery], [], delivery.address
+            secrets: list[str] = []
             if delivery.channel == EMAIL and delivery.topic == "sla.reminder":
                 last = _last_reminder_email(session, delivery.recipient_id)
                 window = timedelta(minutes=settings.reminder_digest_minutes)

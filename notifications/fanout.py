@@ -28,6 +28,7 @@ from engine.models import (
     OutboxMessage,
     UserAccount,
     WebhookEndpoint,
+    table_of,
 )
 from notifications import texts
 from notifications.settings import DeliverySettings
@@ -133,7 +134,8 @@ def claim_due_messages(session: Session, now: datetime, limit: int) -> list[Outb
 def fan_out(session: Session, now: datetime, message: OutboxMessage, settings: DeliverySettings) -> int:
     """Write the message's deliveries (again: rows that exist stay as they are) and mark it dispatched."""
     made = 0
-    insert = insert_ignoring_conflicts(session, Delivery.__table__).returning(Delivery.__table__.c.id)
+    deliveries = table_of(Delivery)
+    insert = insert_ignoring_conflicts(session, deliveries).returning(deliveries.c.id)
     for recipient in recipients(session, message, settings):
         row = session.execute(insert, {
             "outbox_id": message.id, "topic": message.topic, "channel": recipient.channel,

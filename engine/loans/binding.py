@@ -9,14 +9,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.database import insert_ignoring_conflicts
+from engine.errors import NotFound
 from engine.journal import enqueue, record_audit
-from engine.models import LoanApplication, ProcessInstance, SlaBreach, TimerRow
+from engine.models import LoanApplication, ProcessInstance, SlaBreach, TimerRow, table_of
 from engine.runtime import InstanceContext, InstanceOperation
 from engine.spiff_adapter import ServiceHandler, SpiffTask, TimerEventDefinition, task_properties
 
 TIMER_ACTOR = "system:timer"
-_BREACH = SlaBreach.__table__
-_TIMER = TimerRow.__table__
+_BREACH = table_of(SlaBreach)
+_TIMER = table_of(TimerRow)
 
 
 def application_of(session: Session, instance_id: int) -> LoanApplication | None:
@@ -56,6 +57,8 @@ class LoanBinding:
         if not computed or operation.context.application_id is None:
             return
         application = _application(operation)
+        if application is None:
+            raise NotFound(f"Application {operation.context.application_id} doesn't exist.")
         for task, due in operation.snapshot.timers.values():
             properties = task_properties(task)
             if properties.get("timerKind") != "deadline" or due.isoformat() not in computed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -44,7 +45,7 @@ INBOX_SORTS = {
 }
 
 
-def _ordered(keys: tuple, descending: bool, tiebreak: sa.ColumnElement) -> list:
+def _ordered(keys: tuple, descending: bool, tiebreak: sa.SQLColumnExpression[Any]) -> list:
     if descending:
         return [key.desc() for key in keys] + [tiebreak.desc()]
     return [*keys, tiebreak]

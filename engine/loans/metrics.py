@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -96,7 +97,14 @@ def _application_groups(session: Session, institution_id: int | None = None) -> 
     ).group_by(app.institution_id, app.decision_working_days)
     if institution_id is not None:
         query = query.where(app.institution_id == institution_id)
-    return [_ApplicationGroup(*row[:7], Decimal(row[7]), Decimal(row[8])) for row in session.execute(query)]
+    return [_ApplicationGroup(*row[:7], _summed(row[7]), _summed(row[8])) for row in session.execute(query)]
+
+
+def _summed(total: Decimal | None) -> Decimal:
+    """A money SUM the query coalesced to 0 (SQLAlchemy types COALESCE like its first argument)."""
+    if total is None:
+        raise ValueError("COALESCE(SUM(...), 0) gave NULL")
+    return Decimal(total)
 
 
 @dataclass(frozen=True)
@@ -167,7 +175,8 @@ def median_from_histogram(histogram: dict[int, int]) -> float | None:
     if not total:
         return None
     low_rank, high_rank = (total + 1) // 2, total // 2 + 1  # 1-based ranks of the middle value(s)
-    low = high = None
+    low: int | None = None
+    high: int | None = None
     seen = 0
     for value in sorted(histogram):
         seen += histogram[value]
@@ -176,6 +185,8 @@ def median_from_histogram(histogram: dict[int, int]) -> float | None:
         if seen >= high_rank:
             high = value
             break
+    if low is None or high is None:
+        raise ValueError(f"The histogram's counts do not add up to {total}")
     return (low + high) / 2
 
 
@@ -247,7 +258,7 @@ class Week:
         return _rate(self.decided - self.decided_late, self.decided)
 
 
-def _shanghai_day(session: Session, column: sa.ColumnElement) -> sa.ColumnElement:
+def _shanghai_day(session: Session, column: sa.SQLColumnExpression[Any]) -> sa.ColumnElement:
     """The Shanghai calendar date of a naive-UTC timestamp column, computed by the database."""
     if session.get_bind().dialect.name == "postgresql":
         return sa.func.date(column + sa.text("interval '8 hours'"))
@@ -266,7 +277,7 @@ def weekly_trend(session: Session, now: datetime, weeks: int = 12, institution_i
         index = (day - first_monday).days // 7
         return result[index] if 0 <= index < weeks else Week(day)  # after today (a clock set back): not shown
 
-    def scoped(query: sa.Select, column: sa.ColumnElement) -> sa.Select:
+    def scoped(query: sa.Select, column: sa.SQLColumnExpression[Any]) -> sa.Select:
         return query.where(column == institution_id) if institution_id is not None else query
 
     breached_day = _shanghai_day(session, SlaBreach.breached_at)

@@ -100,7 +100,8 @@ def open_tasks_of(session: Session, application_ids: list[int]) -> dict[int, lis
     if application_ids:
         for task in session.scalars(sa.select(TaskRow).where(
                 TaskRow.application_id.in_(application_ids), TaskRow.state == "open").order_by(TaskRow.id)):
-            tasks.setdefault(task.application_id, []).append(task)
+            if task.application_id is not None:  # always: the query matched it by application
+                tasks.setdefault(task.application_id, []).append(task)
     return tasks
 
 

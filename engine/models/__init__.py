@@ -2,7 +2,7 @@
 
 from engine.models import append_only
 from engine.models.access import ApiCredential, IdempotencyRecord, LoginFailure, UserAccount
-from engine.models.base import Base
+from engine.models.base import Base, table_of
 from engine.models.calendar import CalendarDay, CalendarYear
 from engine.models.loans import (
     CreditAuthorization,
@@ -24,7 +24,7 @@ from engine.models.workflow import (
     TimerRow,
 )
 
-append_only.install(AuditEvent.__table__)
+append_only.install(table_of(AuditEvent))
 
 __all__ = [
     "ApiCredential",
@@ -51,4 +51,5 @@ __all__ = [
     "TaskRow",
     "TimerRow",
     "WebhookEndpoint",
+    "table_of",
 ]

@@ -23,5 +23,17 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
+def table_of(model: type[Base]) -> sa.Table:
+    """The Table a model is mapped to, for Core statements.
+
+    SQLAlchemy types `__table__` as any FromClause (a model may be mapped to a join or subquery);
+    ours are all mapped to tables.
+    """
+    table = model.__table__
+    if not isinstance(table, sa.Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
+
+
 def pk() -> Mapped[int]:
     return mapped_column(sa.Integer, primary_key=True, autoincrement=True)
