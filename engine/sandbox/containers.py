@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.sandbox.budget import _BIG, _SIZED, current
+from engine.sandbox.collisions import check_collisions
 from engine.sandbox.ordering import _sort
 from engine.sandbox.unfolded import (
     _COMPOUND,
@@ -31,6 +32,8 @@ from engine.sandbox.unfolded import (
     _weight,
     _within,
 )
+
+_FLAT_KEYS = frozenset({range, set, frozenset})  # nothing to measure, but keys that may share a hash
 
 
 def _check_comparison(left: Any, right: Any, measure: int) -> None:
@@ -145,6 +148,9 @@ def guarded_keys(items: Any) -> Any:
     if kind in _ITERABLE_COMPOUND:
         limit = _limit()
         _within(_measure(items.keys() if kind is dict else items, limit)[_ELEMENTS], limit, "hash")
+        check_collisions(items)
+    elif kind in _FLAT_KEYS:
+        check_collisions(items)
     elif hasattr(kind, "__next__"):
         return _checked_items(items, _ELEMENTS, "hash")
     return items
@@ -156,6 +162,7 @@ def guarded_pairs(pairs: Any) -> Any:
         limit = _limit()
         keys = [pair[0] for pair in pairs if type(pair) in (tuple, list) and len(pair) == 2]
         _within(_measure(keys, limit)[_ELEMENTS], limit, "hash")
+        check_collisions(keys)
         return pairs
     return guarded_keys(pairs)
 

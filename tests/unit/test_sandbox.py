@@ -281,3 +281,14 @@ def test_an_exception_raised_by_a_script_keeps_its_arguments(roomy):
     with pytest.raises(ValueError) as info:
         roomy.execute("raise ValueError('bad amount', [1, 2])", {})
     assert info.value.args == ("bad amount", [1, 2])
+
+
+def test_sets_and_dicts_of_repeated_or_few_colliding_keys_are_still_built(roomy):
+    statuses = [str(status) for status in ["approved", "rejected"] * 50_000]  # equal texts, distinct objects
+    step = 2 ** 61 - 1  # numbers this far apart share a hash
+    assert roomy.evaluate("[len({*statuses}), len({*[1] * 10**5}), len(dict.fromkeys(range(10**5))), "
+                          "len({*range(0, step * 16, step)}), len({*[*range(0, step * 16, step)] * 100}), "
+                          "len({*[float('nan')] * 100})]",
+                          {"statuses": statuses, "step": step}) == [2, 1, 100_000, 16, 16, 1]
+    with pytest.raises(TypeError, match="unhashable"):
+        roomy.evaluate("{*[*range(100), []]}", {})

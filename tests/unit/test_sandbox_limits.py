@@ -331,3 +331,23 @@ _TEXTS = "s = 'x' * 999_999\nt = 'x' * 999_999\nu = 'x' * 999_998 + 'y'\nmany = 
 ])
 def test_comparing_a_long_text_held_many_times_is_refused(line):
     _assert_refused(_run("script", _TEXTS + line), "too large to compare", seconds=2)
+
+
+# A number's hash is its value modulo 2**61 - 1, and a tuple's is made of its parts' hashes: a
+# dict or set built of 100,000 distinct numbers 2**61 - 1 apart (or tuples of them) in one C-level
+# call compares each with every one before it, for minutes ("hash flooding").
+_FLOOD = "range(0, (2**61 - 1) * 10**5, 2**61 - 1)"
+
+
+@pytest.mark.parametrize(("kind", "source"), [
+    ("expression", f"dict.fromkeys({_FLOOD})"),
+    ("expression", f"{{*{_FLOOD}}}"),
+    ("expression", f"{{*[*{_FLOOD}]}}"),
+    ("expression", f"{{}}.keys() | {_FLOOD}"),
+    ("expression", f"dict([*map(divmod, {_FLOOD}, [1] * 10**5)])"),
+    ("expression", f"{{*[*map(divmod, {_FLOOD}, [1] * 10**5)]}}"),
+    ("script", f"keys = {{0}}\nkeys.update({_FLOOD})"),
+    ("script", f"table = {{}}\ntable |= [*map(divmod, {_FLOOD}, [1] * 10**5)]"),
+])
+def test_many_distinct_keys_with_one_hash_are_refused_before_a_dict_or_set_is_built(kind, source):
+    _assert_refused(_run(kind, source), "one hash", seconds=2)
