@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.errors import EngineError, NotFound
+from engine.journal import record_audit
 from engine.models import Incident, ProcessDefinition, ProcessInstance, TimerRow, table_of
 from engine.spiff_adapter import raised_by_model_code
 
@@ -128,8 +129,11 @@ def retry_incident(engine: Engine, incident_id: int, actor: str) -> bool:
         error = None
         if instance.status == "running":
             error = fire_in_savepoint(session, engine, instance, failed, actor)
+        now = engine.clock.now()
+        # Who retried a parked case, and with what result, is on record like every other action.
+        record_audit(session, now, actor, "incident_retried", instance_id=instance.id,
+                     detail={"incident": incident.id, "resolved": error is None})
         if error is None:
-            now = engine.clock.now()
             incident.state, incident.resolved_at, incident.resolved_by = "resolved", now, actor
             incident.updated_at, incident.next_retry_at = now, None
             return True

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from engine.definitions import deploy
 from engine.incidents import retry_incident
-from engine.models import Incident, LoanApplication, SlaBreach, TimerRow
+from engine.models import AuditEvent, Incident, LoanApplication, SlaBreach, TimerRow
 from engine.timers import sweep_due_timers
 from tests.conftest import cst, rows, scalar
 from tests.engine.hostile_models import POISONS, SHIPPED, poisoned_model
@@ -103,6 +103,9 @@ def test_an_admins_retry_resolves_the_incident_once_the_cause_is_gone(engine, su
     assert retry_incident(engine, incident_id, "user:admin") is True
     incident = scalar(engine, sa.select(Incident))
     assert (incident.state, incident.resolved_by) == ("resolved", "user:admin")
+    retried = rows(engine, sa.select(AuditEvent.actor, AuditEvent.detail).where(
+        AuditEvent.action == "incident_retried").order_by(AuditEvent.id))
+    assert [(a, d["resolved"]) for a, d in retried] == [("user:admin", False), ("user:admin", True)]
     assert _breached_applications(engine) == {application_id}
     assert {s for (s,) in rows(engine, sa.select(TimerRow.state))} == {"fired"}
 
