@@ -8,17 +8,9 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from engine.errors import (
-    ConcurrencyConflict,
-    EngineError,
-    Forbidden,
-    InvalidTransition,
-    ModelError,
-    NotFound,
-    RateLimited,
-    ScriptSecurityError,
-)
+from engine.errors import EngineError, ModelError, ScriptSecurityError
 from engine.loans.queries import platform_summary
+from web.api.errors import status_of
 from web.auth import home_for
 from web.labels import translate
 
@@ -55,22 +47,21 @@ def _unexpected_error(error: Exception) -> tuple[str, int]:
 
 def engine_error_page(error: EngineError) -> tuple[str, int]:
     """A refusal no view handled itself, as a page in the interface language (never JSON, never a 500)."""
-    if isinstance(error, (NotFound, Forbidden)):
-        return render_template("error.html", error=None, status=404,
-                               message=_("The page you asked for does not exist.")), 404
-    if isinstance(error, (ModelError, ScriptSecurityError)):
+    status = status_of(error)
+    if status in (403, 404):  # the pages' rule: what you may not see does not exist
+        status, message = 404, _("The page you asked for does not exist.")
+    elif isinstance(error, (ModelError, ScriptSecurityError)):
         current_app.logger.warning("Model failure on %s: %s", error.context.get("activity"), error.message)
-        return render_template("error.html", error=None, status=422, message=_(
-            "The process model failed at this step, so nothing was changed. The platform's administrators "
-            "can see the error; please try again later.")), 422
-    if isinstance(error, RateLimited):
-        return render_template("error.html", error=None, status=429, message=_(
-            "Too many attempts; please wait a moment and try again.")), 429
-    if isinstance(error, (ConcurrencyConflict, InvalidTransition)):
-        return render_template("error.html", error=None, status=409, message=_(
-            "Someone changed this at the same moment, so nothing was changed. Please reload the page "
-            "and try again.") if error.code == "conflict" else translate(error.message)), 409
-    return render_template("error.html", error=None, status=400, message=translate(error.message)), 400
+        message = _("The process model failed at this step, so nothing was changed. The platform's "
+                    "administrators can see the error; please try again later.")
+    elif status == 429:
+        message = _("Too many attempts; please wait a moment and try again.")
+    elif error.code == "conflict":
+        message = _("Someone changed this at the same moment, so nothing was changed. Please reload the page "
+                    "and try again.")
+    else:
+        message = translate(error.message)
+    return render_template("error.html", error=None, status=status, message=message), status
 
 
 def init_app(app: Flask) -> None:

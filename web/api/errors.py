@@ -67,9 +67,14 @@ def error_response(http_status: int, code: str, message: str, errors: dict[str, 
     return response
 
 
+def status_of(error: EngineError) -> int:
+    """The HTTP status of a named engine error (the API's and the pages' one mapping)."""
+    return next((code for kind, code in STATUS_OF if isinstance(error, kind)), 400)
+
+
 def engine_error_response(error: EngineError) -> tuple[int, dict[str, Any]]:
     """The status and body for a named engine error (a 409 carries the current status)."""
-    status = next((code for kind, code in STATUS_OF if isinstance(error, kind)), 400)
+    status = status_of(error)
     extra = {"status": error.context["status"]} if "status" in error.context else {}
     errors = error.errors if isinstance(error, ValidationFailed) else {}
     return status, error_body(error.code, error.message, errors, **extra)
