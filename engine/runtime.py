@@ -170,12 +170,14 @@ class Engine:
                 time.sleep(random.uniform(0, 0.01 * 2 ** attempt))  # noqa: S311 - jitter, not crypto
         raise AssertionError("unreachable")
 
-    def lock_instance(self, session: Session, instance_id: int) -> ProcessInstance | None:
+    def lock_instance(self, session: Session,
+                      instance_id: int | sa.ScalarSelect[Any]) -> ProcessInstance | None:
         """Load an instance for a change, holding its row lock (PostgreSQL) until commit.
 
         Every operation locks its instance before anything else, so steps, withdrawals and the
         sweep on one case take turns and each sees what the one before it committed. On SQLite
-        the transaction already holds the database's write lock.
+        the transaction already holds the database's write lock. `instance_id` may be a scalar
+        subquery (the instance of an application), so that finding and locking is one statement.
         """
         query = (sa.select(ProcessInstance).where(ProcessInstance.id == instance_id)
                  .execution_options(populate_existing=True))

@@ -208,14 +208,12 @@ def _check_business_date(day: date, field: str, earliest: datetime | None, now: 
 def _open(engine: Engine, session: Session,
           application_id: ApplicationKey) -> tuple[LoanApplication, InstanceOperation]:
     by = LoanApplication.reference if isinstance(application_id, str) else LoanApplication.id
-    found = session.execute(
-        sa.select(LoanApplication.id, LoanApplication.instance_id).where(by == application_id)).first()
-    # The same words whether the application exists for someone else or not at all (no oracle).
-    instance = engine.lock_instance(session, found.instance_id) if found is not None else None
-    if found is None or instance is None:
+    instance = engine.lock_instance(
+        session, sa.select(LoanApplication.instance_id).where(by == application_id).scalar_subquery())
+    if instance is None:  # the same words whether it exists for someone else or not at all (no oracle)
         raise NotFound(APPLICATION_NOT_FOUND)
     # Read after the lock: whoever held it before has committed, so this is the current record.
-    application = session.scalars(sa.select(LoanApplication).where(LoanApplication.id == found.id)
+    application = session.scalars(sa.select(LoanApplication).where(LoanApplication.instance_id == instance.id)
                                   .execution_options(populate_existing=True)).one()
     operation = engine.open(session, instance, InstanceContext(application.id, application.institution_id))
     # Timers that came due before this step are fired first, so a late step is seen as late.
