@@ -24,3 +24,16 @@ def test_a_model_failing_at_submission_shows_a_chinese_page_and_changes_nothing(
     assert response.content_type.startswith("text/html")
     assert "流程模型在这一步出错" in page and "ZeroDivisionError" not in page
     assert scalar(engine, sa.select(sa.func.count()).select_from(LoanApplication)) == 0
+
+
+def test_engine_refusals_no_view_handled_become_pages_with_the_apis_status(web_app):
+    from engine.errors import Forbidden, RateLimited, TransientConflict
+    from web.views import engine_error_page
+
+    with web_app.test_request_context("/inbox"):
+        page, status = engine_error_page(TransientConflict("deadlock"))
+        assert status == 409 and "有人在同一时刻修改了这条记录" in page
+        page, status = engine_error_page(Forbidden("not yours"))
+        assert status == 404 and "not yours" not in page  # what one may not see does not exist
+        page, status = engine_error_page(RateLimited("slow down", retry_after=5))
+        assert status == 429 and "尝试次数过多" in page
