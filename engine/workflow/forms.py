@@ -1,0 +1,627 @@
+"""User task forms: a subset of @bpmn-io/form-js JSON, parsed at deploy time, enforced on submission.
+
+A form is refused unless the server understands every rule in it: a submission is checked against
+exactly what the form says, so a rule the server could not enforce (an unknown component or
+validation key, a FEEL expression beyond the subset) must not reach production. Presentation keys
+form-js writes for its editor are ignored. Problems are codes with parameters, so that the web
+layer can say them in the reader's language; `MESSAGES` words them in English for the API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from engine.workflow.errors import ModelError, ValidationFailed
+
+MAX_FORM_BYTES = 200 * 1024
+MAX_DEPTH = 20
+MAX_COMPONENTS = 200
+MAX_PATTERN_LENGTH = 200
+MAX_CONDITION_LENGTH = 1000
+KEY = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
+
+Problem = tuple[str, dict[str, Any]]
+MESSAGES = {
+    "unknown_field": "Unknown field.",
+    "required": "Required.",
+    "not_text": "Must be text.",
+    "nul": "NUL characters are not allowed.",
+    "control_characters": "Control characters are not allowed.",
+    "min_length": "At least {min} characters.",
+    "max_length": "At most {max} characters.",
+    "pattern": "Not in the expected format.",
+    "not_a_number": "Not a valid number.",
+    "decimal_places": "Too many decimal places (at most {max}).",
+    "min": "Must be at least {min}.",
+    "max": "Must be at most {max}.",
+    "not_an_option": "Not one of the choices.",
+    "not_a_boolean": "Must be true or false.",
+    "not_a_date": "Not a valid date (YYYY-MM-DD).",
+    "in_future": "Cannot be in the future.",
+}
+
+_COMMON = frozenset({"type", "key", "label", "description", "defaultValue", "validate", "conditional", "properties"})
+COMPONENT_KEYS = {
+    "textfield": _COMMON, "textarea": _COMMON, "number": _COMMON | {"decimalDigits"},
+    "select": _COMMON | {"values"}, "radio": _COMMON | {"values"}, "checkbox": _COMMON,
+    "datetime": _COMMON | {"subtype", "dateLabel"}, "text": frozenset({"type", "text", "conditional", "properties"}),
+}
+# Written by form-js for its editor and layout; nothing in them is for the server to enforce.
+PRESENTATION_KEYS = frozenset({"id", "layout", "readonly", "disabled", "appearance", "placeholder", "searchable",
+                               "increment", "serializeToString"})
+_TEXT_RULES = frozenset({"required", "minLength", "maxLength", "pattern"})
+VALIDATE_KEYS = {"textfield": _TEXT_RULES, "textarea": _TEXT_RULES, "number": frozenset({"required", "min", "max"}),
+                 "select": frozenset({"required"}), "radio": frozenset({"required"}),
+                 "checkbox": frozenset({"required"}), "datetime": frozenset({"required"})}
+_LABELS = frozenset({"en.label", "en.description"})
+PROPERTY_KEYS = {"textfield": _LABELS, "textarea": _LABELS, "number": _LABELS | {"format"},
+                 "select": _LABELS | {"en.values"}, "radio": _LABELS | {"en.values"}, "checkbox": _LABELS,
+                 "datetime": _LABELS | {"notAfter"}, "text": frozenset({"en.text"})}
+# (decimal places, smallest, largest) of the number formats: exact decimals kept as text.
+FORMATS = {"money": (2, Decimal("0.01"), Decimal("100000000000.00")), "rate": (4, Decimal("0.0001"), Decimal("36"))}
+
+_NUMBER_TEXT = re.compile(r"-?[0-9]{1,60}(?:\.[0-9]{1,60})?", re.ASCII)
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+# Unicode's control characters (C0, DEL, C1) but NUL, which has its own problem.
+_CONTROL = re.compile("[\x01-\x1f\x7f-\x9f]")
+# Multi-line text keeps tab, line feed and carriage return (browsers send CR LF from a textarea).
+_CONTROL_IN_MULTILINE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_FEEL_TOKEN = re.compile(r'\s*(?:(?P<text>"[^"\\\x00-\x1f]*")|(?P<number>-?[0-9]+(?:\.[0-9]+)?)(?![\w.])'
+                         r"|(?P<op>!=|=)|(?P<word>[A-Za-z_]\w*))", re.ASCII)
+_FEEL_LITERALS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
+_FEEL_RESERVED = frozenset({"and", "or", "not", "true", "false", "null"})
+
+
+class _Bad(Exception):
+    """Why one component is refused; parse_form names the form and the component."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`<key> = <literal>` (equal) or `<key> != <literal>`."""
+
+    key: str
+    equal: bool
+    literal: str | Decimal | bool | None
+
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        return _same(values.get(self.key), self.literal) == self.equal
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A FEEL `conditional.hide` of the subset: comparisons joined by `and` inside `or`."""
+
+    source: str
+    alternatives: tuple[tuple[Comparison, ...], ...]
+
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        return any(all(c.holds(values) for c in terms) for terms in self.alternatives)
+
+    @property
+    def keys(self) -> set[str]:
+        return {c.key for terms in self.alternatives for c in terms}
+
+    def as_data(self) -> list[list[list[Any]]]:
+        """The condition as JSON for the page's script: [[[key, "=" | "!=", literal], ...and], ...or]."""
+        return [[[c.key, "=" if c.equal else "!=", _json_literal(c.literal)] for c in terms]
+                for terms in self.alternatives]
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+    en_label: str | None = None
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One component: an input with a key, or display text (`type` "text", no key)."""
+
+    type: str
+    key: str | None
+    label: str = ""
+    description: str = ""
+    text: str = ""
+    required: bool = False
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: re.Pattern[str] | None = None
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    decimal_digits: int | None = None
+    number_format: str | None = None
+    not_after_today: bool = False
+    options: tuple[Option, ...] = ()
+    hide: Condition | None = None
+    default: Any = None
+    properties: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def places(self) -> int:
+        """Decimal places a number may have (money 2, rate 4, else decimalDigits)."""
+        if self.number_format:
+            return FORMATS[self.number_format][0]
+        return self.decimal_digits or 0
+
+    @property
+    def as_text(self) -> bool:
+        """Numbers with places are kept as exact decimal text; whole numbers as int."""
+        return self.type == "number" and (self.number_format is not None or self.places > 0)
+
+    def label_in(self, language: str) -> str:
+        return self._english("en.label", self.label) if language == "en" else self.label
+
+    def description_in(self, language: str) -> str:
+        return self._english("en.description", self.description) if language == "en" else self.description
+
+    def text_in(self, language: str) -> str:
+        return self._english("en.text", self.text) if language == "en" else self.text
+
+    def options_in(self, language: str) -> list[tuple[str, str]]:
+        """(value, label) of each choice in the language (English falls back to the Chinese label)."""
+        return [(o.value, (o.en_label or o.label) if language == "en" else o.label) for o in self.options]
+
+    def _english(self, name: str, fallback: str) -> str:
+        return self.properties.get(name) or fallback
+
+
+@dataclass(frozen=True)
+class FormDefinition:
+    key: str
+    fields: tuple[FormField, ...]
+    raw: dict[str, Any] = field(compare=False)
+
+    @property
+    def inputs(self) -> tuple[FormField, ...]:
+        """The fields that take a value (every component but display text)."""
+        return tuple(f for f in self.fields if f.key is not None)
+
+    def labels(self, language: str) -> dict[str, str]:
+        return {f.key: f.label_in(language) for f in self.inputs if f.key is not None}
+
+
+def parse_form(raw: str | bytes | dict[str, Any]) -> FormDefinition:
+    """Parse and check a form-js schema; refuse (ModelError) anything the server cannot enforce."""
+    document = _load(raw)
+    form_key = document.get("id")
+    if document.get("type") != "default":
+        raise ModelError(f"Form {form_key!r}: the type must be \"default\".")
+    if not isinstance(form_key, str) or not KEY.fullmatch(form_key):
+        raise ModelError(f"Form {form_key!r}: the id (the form key) must match {KEY.pattern}.")
+    components = document.get("components")
+    if not isinstance(components, list):
+        raise ModelError(f"Form {form_key}: components must be a list.")
+    if len(components) > MAX_COMPONENTS:
+        raise ModelError(f"Form {form_key}: at most {MAX_COMPONENTS} components, not {len(components)}.")
+    fields: list[FormField] = []
+    for index, component in enumerate(components):
+        try:
+            fields.append(_component(component, {f.key for f in fields}))
+        except _Bad as bad:
+            raise ModelError(f"Form {form_key}, field {_name(component, index)}: {bad}", form=form_key) from None
+    keys = {f.key for f in fields if f.key is not None}
+    for index, parsed in enumerate(fields):
+        strangers = sorted(parsed.hide.keys - (keys - {parsed.key})) if parsed.hide else []
+        if strangers:
+            raise ModelError(f"Form {form_key}, field {_name(components[index], index)}: conditional.hide "
+                             f"refers to {', '.join(strangers)}, which is no other field of the form.", form=form_key)
+    return FormDefinition(form_key, tuple(fields), document)
+
+
+def condition_values(form: FormDefinition, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What `conditional.hide` compares: each input's value as read from `data` (a number as a
+    Decimal, a checkbox as a bool, blank as None; a refused value as it was sent)."""
+    return {f.key: _read(f, data.get(f.key), None)[0] for f in form.inputs if f.key is not None}
+
+
+def hidden_keys(form: FormDefinition, data: Mapping[str, Any]) -> set[str]:
+    """Keys of the inputs that `conditional.hide` hides, evaluated on `data` as submitted."""
+    values = condition_values(form, data)
+    return {f.key for f in form.inputs if f.key is not None and f.hide is not None and f.hide.holds(values)}
+
+
+def validate_submission(form: FormDefinition, data: Mapping[str, Any], today: date) -> dict[str, Any]:
+    """The normalized value of every visible input (None when an optional one is blank), or
+    ValidationFailed with English `errors` and coded `problems` per field. Hidden inputs are
+    dropped whatever was sent for them and are never required."""
+    readings = {f.key: _read(f, data.get(f.key), today) for f in form.inputs if f.key is not None}
+    values = {key: value for key, (value, _) in readings.items()}
+    problems: dict[str, list[Problem]] = {}
+    result: dict[str, Any] = {}
+    for item in form.inputs:
+        assert item.key is not None
+        if item.hide is not None and item.hide.holds(values):
+            continue
+        value, found = readings[item.key]
+        if not found and item.required and (value is None or value is False):
+            found = [("required", {})]
+        if found:
+            problems[item.key] = found
+        else:
+            result[item.key] = _output(item, value)
+    for key in sorted(str(k) for k in data if k not in readings):
+        problems[key] = [("unknown_field", {})]
+    if problems:
+        errors = {key: [message(code, params) for code, params in found] for key, found in problems.items()}
+        raise ValidationFailed(errors, problems=problems)
+    return result
+
+
+def message(code: str, params: Mapping[str, Any]) -> str:
+    """A problem in English (the API's words)."""
+    return MESSAGES.get(code, code).format(**params)
+
+
+# Reading a submitted value ------------------------------------------------------------------------
+
+def _read(item: FormField, raw: Any, today: date | None) -> tuple[Any, list[Problem]]:
+    """The value (None when blank; what was sent when refused) and its problems in a fixed order.
+    `today` None skips the date-not-after-today rule."""
+    if item.type == "checkbox":
+        if raw is None or isinstance(raw, bool):
+            return bool(raw), []
+        if raw in ("on", "true", "false"):
+            return raw != "false", []
+        return raw, [("not_a_boolean", {})]
+    if raw is None:
+        return None, []
+    if isinstance(raw, str):
+        if "\x00" in raw:
+            return raw, [("nul", {})]
+        if not raw.strip():
+            return None, []
+    if item.type == "number":
+        return _read_number(item, raw)
+    if not isinstance(raw, str):
+        return raw, [(_NOT_TEXT.get(item.type, "not_text"), {})]
+    if item.type in ("select", "radio"):
+        return raw, [] if any(o.value == raw for o in item.options) else [("not_an_option", {})]
+    if item.type == "datetime":
+        return _read_date(raw, today if item.not_after_today else None)
+    return raw, _text_problems(item, raw)
+
+
+_NOT_TEXT = {"select": "not_an_option", "radio": "not_an_option", "datetime": "not_a_date"}
+
+
+def _text_problems(item: FormField, text: str) -> list[Problem]:
+    problems: list[Problem] = []
+    if (_CONTROL_IN_MULTILINE if item.type == "textarea" else _CONTROL).search(text):
+        problems.append(("control_characters", {}))
+    if item.min_length is not None and len(text) < item.min_length:
+        problems.append(("min_length", {"min": item.min_length}))
+    if item.max_length is not None and len(text) > item.max_length:
+        problems.append(("max_length", {"max": item.max_length}))
+    # The author's regex runs only on text of an allowed length.
+    elif item.pattern is not None and not item.pattern.fullmatch(text):
+        problems.append(("pattern", {}))
+    return problems
+
+
+def _number(raw: Any) -> tuple[Decimal, int] | None:
+    """A number and its significant decimal places: an int, ASCII digits with an optional point
+    (no exponent, whitespace, other scripts' digits, NaN or infinity), or a float read through its
+    repr by the same rule. Booleans are not numbers."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return Decimal(raw), 0
+    text = repr(raw) if isinstance(raw, float) else raw
+    if not isinstance(text, str) or not _NUMBER_TEXT.fullmatch(text):
+        return None
+    value = Decimal(text)
+    return (value if value else Decimal(0)), len(text.partition(".")[2].rstrip("0"))
+
+
+def _read_number(item: FormField, raw: Any) -> tuple[Any, list[Problem]]:
+    number = _number(raw)
+    if number is None:
+        return raw, [("not_a_number", {})]
+    value, places = number
+    problems: list[Problem] = []
+    if places > item.places:
+        problems.append(("decimal_places", {"max": item.places}))
+    if item.minimum is not None and value < item.minimum:
+        problems.append(("min", {"min": str(item.minimum)}))
+    if item.maximum is not None and value > item.maximum:
+        problems.append(("max", {"max": str(item.maximum)}))
+    return value, problems
+
+
+def _read_date(text: str, not_after: date | None) -> tuple[Any, list[Problem]]:
+    try:
+        day = date.fromisoformat(text) if _DATE_TEXT.fullmatch(text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        return text, [("not_a_date", {})]
+    return text, [("in_future", {})] if not_after is not None and day > not_after else []
+
+
+def _output(item: FormField, value: Any) -> Any:
+    if item.type == "number" and value is not None:
+        return f"{value:.{item.places}f}" if item.as_text else int(value)
+    return value
+
+
+def _same(value: Any, literal: str | Decimal | bool | None) -> bool:
+    """FEEL equality without conversions: a number equals only a number, a string only a string."""
+    if literal is None or isinstance(literal, bool):
+        return value is literal
+    if isinstance(literal, Decimal):
+        return isinstance(value, (int, Decimal)) and not isinstance(value, bool) and value == literal
+    return isinstance(value, str) and value == literal
+
+
+def _json_literal(literal: str | Decimal | bool | None) -> Any:
+    if isinstance(literal, Decimal):
+        return int(literal) if literal == literal.to_integral_value() else float(literal)
+    return literal
+
+
+# Parsing ------------------------------------------------------------------------------------------
+
+def _load(raw: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        _check_depth(raw)
+        try:
+            raw = json.dumps(raw, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ModelError(f"Form: not JSON data ({error}).") from None
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    if not isinstance(raw, bytes):
+        raise ModelError("Form: expected JSON text or an object.")
+    if len(raw) > MAX_FORM_BYTES:
+        raise ModelError(f"Form: at most {MAX_FORM_BYTES // 1024} KB of JSON, not {len(raw)} bytes.")
+    try:
+        document = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except RecursionError:
+        raise ModelError(f"Form: JSON nested deeper than {MAX_DEPTH} levels.") from None
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ModelError(f"Form: not valid JSON ({error}).") from None
+    _check_depth(document)
+    if not isinstance(document, dict):
+        raise ModelError("Form: the JSON must be an object.")
+    return document
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise ValueError("a key is repeated in an object")
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_depth(document: Any) -> None:
+    pending = [(document, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ModelError(f"Form: JSON nested deeper than {MAX_DEPTH} levels.")
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def _name(component: Any, index: int) -> str:
+    key = component.get("key") if isinstance(component, dict) else None
+    if isinstance(key, str) and KEY.fullmatch(key):
+        return key
+    return f"{key!r} (component {index + 1})" if key is not None else f"#{index + 1}"
+
+
+def _component(component: Any, taken: set[str | None]) -> FormField:
+    if not isinstance(component, dict):
+        raise _Bad("a component must be an object.")
+    kind = component.get("type")
+    if kind not in COMPONENT_KEYS:
+        raise _Bad(f"the component type {kind!r} is not supported (supported: {', '.join(COMPONENT_KEYS)}).")
+    unknown = sorted(set(component) - COMPONENT_KEYS[kind] - PRESENTATION_KEYS)
+    if unknown:
+        raise _Bad(f"{', '.join(unknown)} not supported on a {kind}.")
+    properties = _properties(component.get("properties", {}), kind)
+    hide = _conditional(component.get("conditional"))
+    if kind == "text":
+        return FormField("text", None, text=_string(component.get("text", ""), "text"), hide=hide,
+                         properties=properties)
+    key = component.get("key")
+    if not isinstance(key, str) or not KEY.fullmatch(key):
+        raise _Bad(f"the key must match {KEY.pattern}.")
+    if key in taken:
+        raise _Bad("the key is used by another field of the form.")
+    if kind == "datetime" and component.get("subtype") != "date":
+        raise _Bad('only datetime fields with subtype "date" are supported.')
+    label = component.get("label", component.get("dateLabel"))
+    if not isinstance(label, str) or not label.strip():
+        raise _Bad("a label is required.")
+    rules = _validate(component.get("validate", {}), kind)
+    rules.update(_number_rules(component, kind, properties, rules))
+    parsed = FormField(kind, key, label=label, description=_string(component.get("description", ""), "description"),
+                       hide=hide, properties=properties, options=_options(component, kind, properties),
+                       not_after_today=_not_after(properties), **rules)
+    if "defaultValue" not in component:
+        return parsed
+    default, problems = _read(parsed, component["defaultValue"], None)
+    if problems:
+        raise _Bad(f"defaultValue: {message(*problems[0])}")
+    return replace(parsed, default=_output(parsed, default))
+
+
+def _string(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise _Bad(f"{what} must be a string.")
+    return value
+
+
+def _properties(properties: Any, kind: str) -> dict[str, str]:
+    if not isinstance(properties, dict) or not all(isinstance(v, str) for v in properties.values()):
+        raise _Bad("properties must map names to strings.")
+    unknown = sorted(set(properties) - PROPERTY_KEYS[kind])
+    if unknown:
+        raise _Bad(f"the properties {', '.join(unknown)} are not supported on a {kind} "
+                   f"(supported: {', '.join(sorted(PROPERTY_KEYS[kind]))}).")
+    return dict(properties)
+
+
+def _validate(rules: Any, kind: str) -> dict[str, Any]:
+    if not isinstance(rules, dict):
+        raise _Bad("validate must be an object.")
+    unknown = sorted(set(rules) - VALIDATE_KEYS[kind])
+    if unknown:
+        raise _Bad(f"validate.{', validate.'.join(unknown)} not supported on a {kind}.")
+    required = rules.get("required", False)
+    if not isinstance(required, bool):
+        raise _Bad("validate.required must be true or false.")
+    parsed: dict[str, Any] = {"required": required}
+    for name, attribute in (("minLength", "min_length"), ("maxLength", "max_length")):
+        if name in rules:
+            length = rules[name]
+            if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= 1_000_000:
+                raise _Bad(f"validate.{name} must be a whole number from 0 to 1000000.")
+            parsed[attribute] = length
+    if parsed.get("min_length", 0) > parsed.get("max_length", 1_000_000):
+        raise _Bad("validate.minLength is above validate.maxLength.")
+    if "pattern" in rules:
+        parsed["pattern"] = _pattern(rules["pattern"])
+    for name in ("min", "max"):
+        if name in rules:
+            number = _number(rules[name])
+            if number is None:
+                raise _Bad(f"validate.{name} must be a number.")
+            parsed["minimum" if name == "min" else "maximum"] = number[0]
+    return parsed
+
+
+def _pattern(pattern: Any) -> re.Pattern[str]:
+    if not isinstance(pattern, str) or not pattern:
+        raise _Bad("validate.pattern must be a regular expression.")
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise _Bad(f"validate.pattern has more than {MAX_PATTERN_LENGTH} characters.")
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise _Bad(f"validate.pattern is not a valid regular expression ({error}).") from None
+
+
+def _number_rules(component: dict[str, Any], kind: str, properties: dict[str, str],
+                  rules: dict[str, Any]) -> dict[str, Any]:
+    """decimalDigits and `format`; a format's range narrows validate.min/max (never widens them)."""
+    if kind != "number":
+        return {}
+    digits = component.get("decimalDigits")
+    if digits is not None and (isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 6):
+        raise _Bad("decimalDigits must be a whole number from 0 to 6.")
+    number_format = properties.get("format")
+    minimum, maximum = rules.get("minimum"), rules.get("maximum")
+    if number_format is not None:
+        if number_format not in FORMATS:
+            raise _Bad(f"the format must be one of {', '.join(FORMATS)}, not {number_format!r}.")
+        places, smallest, largest = FORMATS[number_format]
+        if digits not in (None, places):
+            raise _Bad(f"a {number_format} field has {places} decimal digits, not {digits}.")
+        minimum = smallest if minimum is None else max(minimum, smallest)
+        maximum = largest if maximum is None else min(maximum, largest)
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise _Bad("the smallest allowed value is above the largest.")
+    return {"decimal_digits": digits, "number_format": number_format, "minimum": minimum, "maximum": maximum}
+
+
+def _options(component: dict[str, Any], kind: str, properties: dict[str, str]) -> tuple[Option, ...]:
+    if kind not in ("select", "radio"):
+        return ()
+    values = component.get("values")
+    if not isinstance(values, list) or not values:
+        raise _Bad("values must list the choices as {label, value}.")
+    if not all(isinstance(v, dict) and set(v) == {"label", "value"} and isinstance(v["label"], str)
+               and isinstance(v["value"], str) and v["value"] for v in values):
+        raise _Bad("each of values must be {label, value} with a non-empty string value.")
+    english = _english_values(properties.get("en.values"))
+    choices = tuple(Option(v["value"], v["label"], english.pop(v["value"], None)) for v in values)
+    if len({c.value for c in choices}) != len(choices):
+        raise _Bad("a value is listed twice in values.")
+    if english:
+        raise _Bad(f"en.values names {', '.join(sorted(english))}, which is not among the values.")
+    return choices
+
+
+def _english_values(text: str | None) -> dict[str, str]:
+    """`value=Label;value2=Label 2` as a dict."""
+    labels: dict[str, str] = {}
+    for part in (text or "").split(";"):
+        if not part.strip():
+            continue
+        value, sign, label = part.partition("=")
+        if not sign or not value.strip() or not label.strip():
+            raise _Bad("en.values must read value=Label;value2=Label 2.")
+        labels[value.strip()] = label.strip()
+    return labels
+
+
+def _not_after(properties: dict[str, str]) -> bool:
+    rule = properties.get("notAfter")
+    if rule not in (None, "today"):
+        raise _Bad(f'notAfter can only be "today", not {rule!r}.')
+    return rule == "today"
+
+
+def _conditional(conditional: Any) -> Condition | None:
+    if conditional is None:
+        return None
+    if not isinstance(conditional, dict) or set(conditional) - {"hide"}:
+        raise _Bad("conditional may only hold hide.")
+    return parse_condition(conditional["hide"]) if "hide" in conditional else None
+
+
+def parse_condition(source: Any) -> Condition:
+    """`=<key> = <literal>` / `=<key> != <literal>` joined by `and` / `or` (and binds tighter)."""
+    if not isinstance(source, str) or not source.startswith("=") or len(source) > MAX_CONDITION_LENGTH:
+        raise _Bad(f"conditional.hide must be a FEEL expression starting with = "
+                   f"(at most {MAX_CONDITION_LENGTH} characters).")
+    tokens: list[tuple[str, str]] = []
+    position = 1
+    while source[position:].strip():
+        match = _FEEL_TOKEN.match(source, position)
+        if match is None:
+            raise _Bad(f"conditional.hide: cannot read {source[position:].strip()[:20]!r} "
+                       f"(supported: <key> = <literal> or != joined by and / or).")
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+        position = match.end()
+    alternatives: list[tuple[Comparison, ...]] = []
+    terms: list[Comparison] = []
+    for index in range(0, len(tokens), 4):
+        key, operator, literal = (tokens[index:index + 3] + [("", "")] * 3)[:3]
+        joiner = tokens[index + 3] if index + 3 < len(tokens) else ("", "")
+        if (key[0] != "word" or key[1] in _FEEL_RESERVED or not KEY.fullmatch(key[1]) or operator[0] != "op"
+                or joiner[1] not in ("", "and", "or") or (joiner[1] and index + 4 >= len(tokens))):
+            raise _Bad(f"conditional.hide {source!r} is not <key> = <literal> or != joined by and / or.")
+        terms.append(Comparison(key[1], operator[1] == "=", _literal(literal, source)))
+        if joiner[1] != "and":
+            alternatives.append(tuple(terms))
+            terms = []
+    if not alternatives:
+        raise _Bad("conditional.hide is empty.")
+    return Condition(source, tuple(alternatives))
+
+
+def _literal(token: tuple[str, str], source: str) -> str | Decimal | bool | None:
+    kind, text = token
+    if kind == "text":
+        return text[1:-1]
+    if kind == "number":
+        return Decimal(text)
+    if kind == "word" and text in _FEEL_LITERALS:
+        return _FEEL_LITERALS[text]
+    raise _Bad(f"conditional.hide {source!r}: compare with a string, a number, true, false or null.")
