@@ -66,7 +66,7 @@ class Config:
     WORKER_CASE_TIMEOUT_SECONDS = _env_int("WORKER_CASE_TIMEOUT_SECONDS", 60)
     # Largest request body read (pages and API); a larger one is refused with 413 before it is read.
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH_BYTES", 1024 * 1024)
-    # Sign-in throttling (engine.access.SigninThrottle): failures within the window make the next
+    # Sign-in throttling (engine.platform.access.SigninThrottle): failures within the window make the next
     # attempt wait 1 s, 2 s, 4 s … (at most the maximum) once an allowance is used up: per account
     # and source address, per source over all accounts (spraying), per account over all sources.
     SIGNIN_WINDOW_MINUTES = _env_int("SIGNIN_WINDOW_MINUTES", 60)
@@ -106,7 +106,7 @@ class Config:
 
     @classmethod
     def script_limits(cls) -> dict[str, float | int]:
-        """Keyword arguments of the sandbox (engine.sandbox.RestrictedEnvironment)."""
+        """Keyword arguments of the sandbox (engine.workflow.sandbox.RestrictedEnvironment)."""
         return {"cpu_seconds": cls.SCRIPT_CPU_MILLISECONDS / 1000,
                 "max_sequence_length": cls.SCRIPT_MAX_SEQUENCE_LENGTH,
                 "memory_budget": cls.SCRIPT_MEMORY_BUDGET_MB * 1024 * 1024}

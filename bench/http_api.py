@@ -24,11 +24,11 @@ from typing import Any
 
 import psycopg
 
-from engine.access import create_institution_key, create_user, issue_user_token
-from engine.bootstrap import build_engine, prepare
 from engine.loans.actors import ENTERPRISE
-from engine.migrate import upgrade
 from engine.models import Enterprise, Institution, LoanProduct
+from engine.platform.access import create_institution_key, create_user, issue_user_token
+from engine.platform.bootstrap import build_engine, prepare
+from engine.platform.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -30,13 +30,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from engine.access import create_user
-from engine.bootstrap import build_engine, prepare
-from engine.clock import ControlledClock
-from engine.database import create_db_engine
-from engine.definitions import LOAN_PROCESS_KEY, latest_definition
 from engine.loans import statuses as st
 from engine.loans.actors import ENTERPRISE, OFFICER, SUPERVISOR
+from engine.loans.binding import LOAN_PROCESS_KEY
 from engine.models import (
     AuditEvent,
     Base,
@@ -49,7 +45,12 @@ from engine.models import (
     TaskRow,
     TimerRow,
 )
-from engine.working_days import SHANGHAI, WorkingDayCalendar, chinese_calendar_rules
+from engine.platform.access import create_user
+from engine.platform.bootstrap import build_engine, prepare
+from engine.workflow.clock import ControlledClock
+from engine.workflow.database import create_db_engine
+from engine.workflow.definitions import latest_definition
+from engine.workflow.working_days import SHANGHAI, WorkingDayCalendar, chinese_calendar_rules
 
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)  # a Wednesday, 10:00 in Beijing
 PASSWORD = "bench-password-long"

@@ -19,16 +19,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from engine.bootstrap import build_engine, prepare
-from engine.clock import ControlledClock
-from engine.database import create_db_engine
-from engine.definitions import BPMN_DIR
 from engine.loans import services
 from engine.loans.actors import ENTERPRISE, OFFICER, Actor
 from engine.models import Base, Enterprise, Institution, LoanProduct
-from engine.runtime import Engine
-from engine.timers import sweep_due_timers
-from engine.working_days import WorkingDayCalendar, chinese_calendar_rules
+from engine.platform.bootstrap import build_engine, prepare
+from engine.workflow.clock import ControlledClock
+from engine.workflow.database import create_db_engine
+from engine.workflow.definitions import BPMN_DIR
+from engine.workflow.runtime import Engine
+from engine.workflow.timers import sweep_due_timers
+from engine.workflow.working_days import WorkingDayCalendar, chinese_calendar_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 CST

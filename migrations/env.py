@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller (engine.migrate) or DATABASE_URL."""
+"""Alembic environment: the URL comes from the caller (engine.platform.migrate) or DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import os
 
 from alembic import context
 
-from engine.database import create_db_engine
 from engine.models import Base
+from engine.workflow.database import create_db_engine
 
 config = context.config
 target_metadata = Base.metadata

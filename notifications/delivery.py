@@ -19,11 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.database import insert_ignoring_conflicts, is_postgresql
-from engine.errors import NotFound
-from engine.journal import record_audit
 from engine.models import Delivery, Notification, OutboxMessage, WebhookEndpoint, table_of
-from engine.runtime import Engine
+from engine.workflow.database import insert_ignoring_conflicts, is_postgresql
+from engine.workflow.errors import NotFound
+from engine.workflow.journal import record_audit
+from engine.workflow.runtime import Engine
 from notifications import texts
 from notifications.channels import DeliveryFailed, build_email, send_email, send_webhook
 from notifications.fanout import EMAIL, IN_APP, WEBHOOK, claim_due_messages, fan_out

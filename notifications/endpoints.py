@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound, ValidationFailed
-from engine.journal import record_audit
 from engine.models import Institution, WebhookEndpoint
+from engine.workflow.errors import NotFound, ValidationFailed
+from engine.workflow.journal import record_audit
 
 
 def _institution(session: Session, code: str) -> Institution:

@@ -17,7 +17,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.database import insert_ignoring_conflicts, is_postgresql
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR
 from engine.models import (
     CreditAuthorization,
@@ -30,6 +29,7 @@ from engine.models import (
     WebhookEndpoint,
     table_of,
 )
+from engine.workflow.database import insert_ignoring_conflicts, is_postgresql
 from notifications import texts
 from notifications.settings import DeliverySettings
 

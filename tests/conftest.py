@@ -10,14 +10,14 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from engine import access
-from engine.bootstrap import build_engine, prepare
-from engine.clock import ControlledClock
-from engine.database import create_db_engine
 from engine.loans import services
 from engine.loans.actors import ENTERPRISE, OFFICER, Actor
 from engine.models import Base, Enterprise, Institution, LoanProduct
-from engine.runtime import Engine
+from engine.platform import access
+from engine.platform.bootstrap import build_engine, prepare
+from engine.workflow.clock import ControlledClock
+from engine.workflow.database import create_db_engine
+from engine.workflow.runtime import Engine
 
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
@@ -43,7 +43,7 @@ def _postgres_schema() -> str | None:
     with db.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
         conn.exec_driver_sql("CREATE SCHEMA public")
-    from engine.migrate import upgrade
+    from engine.platform.migrate import upgrade
 
     upgrade(POSTGRES_URL)
     db.dispose()

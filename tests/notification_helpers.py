@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import sqlalchemy as sa
 
-from engine.access import SYSTEM_ADMIN, create_user
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR
 from engine.models import Institution
+from engine.platform.access import SYSTEM_ADMIN, create_user
 from notifications.endpoints import set_endpoint
 from notifications.settings import DeliverySettings, SmtpSettings
 from notifications.signing import verify

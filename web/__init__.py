@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from config import Config, ConfigError, config_for
-from engine.bootstrap import build_engine
-from engine.incidents import RetryPolicy
-from engine.runtime import Engine
+from engine.platform.bootstrap import build_engine
+from engine.workflow.incidents import RetryPolicy
+from engine.workflow.runtime import Engine
 
 
 def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None = None) -> Flask:
@@ -75,14 +75,14 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
 
     app.config["REFUSES_DEMO_ACCOUNTS"] = config_class.refuses_demo_accounts()
     if config_class.refuses_demo_accounts():
-        from engine.demo import demo_accounts_present
+        from engine.platform.demo import demo_accounts_present
 
         # An empty database (before `init-db`) has no accounts at all: nothing to refuse yet.
         if _has_accounts_table(app.extensions["engine"]) and demo_accounts_present(app.extensions["engine"]):
             raise ConfigError("Demo accounts exist in this database; production refuses to start with them")
 
     if app.config["SCHEDULER_ENABLED"]:
-        from engine.scheduler import start_background
+        from engine.platform.scheduler import start_background
         from notifications.settings import delivery_settings
 
         app.extensions["scheduler"] = start_background(

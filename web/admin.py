@@ -7,13 +7,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from engine import administration
-from engine.access import PROCESS_AUTHOR, SYSTEM_ADMIN
-from engine.calendar_service import load_official_schedule
-from engine.errors import NotFound, ValidationFailed
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR
 from engine.loans.queries import platform_summary
-from engine.working_days import MIN_HOLIDAYS, CalendarError
+from engine.platform import administration
+from engine.platform.access import PROCESS_AUTHOR, SYSTEM_ADMIN
+from engine.workflow.calendar_service import load_official_schedule
+from engine.workflow.errors import NotFound, ValidationFailed
+from engine.workflow.working_days import MIN_HOLIDAYS, CalendarError
 from web.admin_incidents import bp as incidents_bp
 from web.auth import current_actor
 from web.calendar_messages import refusal
@@ -72,7 +72,7 @@ ROLE = {
     ENTERPRISE: _l("Enterprise user"), OFFICER: _l("Bank officer"), INSTITUTION_ADMIN: _l("Institution admin"),
     SUPERVISOR: _l("Supervisor"), PROCESS_AUTHOR: _l("Process author"), SYSTEM_ADMIN: _l("System admin"),
 }
-# Messages of engine.administration, so that they are extracted and translated (see labels.MESSAGES).
+# Messages of engine.platform.administration, so that they are extracted and translated (see labels.MESSAGES).
 MESSAGES = [
     _l("3 to 100 letters, digits, dots, hyphens, underscores or @."),
     _l("1 to 50 letters, digits, hyphens or underscores."), _l("Between 1 and 200 characters."),

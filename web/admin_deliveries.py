@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from engine.access import SYSTEM_ADMIN
-from engine.errors import NotFound
+from engine.platform.access import SYSTEM_ADMIN
+from engine.workflow.errors import NotFound
 from notifications.delivery import dead_letters, retry_dead_letter
 from web.auth import current_actor
 from web.pages import engine, roles_required

@@ -6,9 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from engine.access import SYSTEM_ADMIN
-from engine.errors import NotFound
-from engine.incidents import incident_summary, open_incident_summaries, retry_incident
+from engine.platform.access import SYSTEM_ADMIN
+from engine.workflow.errors import NotFound
+from engine.workflow.incidents import incident_summary, open_incident_summaries, retry_incident
 from web.auth import current_actor
 from web.pages import engine, roles_required
 

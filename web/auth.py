@@ -30,7 +30,9 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from engine.access import (
+from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR, Actor
+from engine.models import UserAccount
+from engine.platform.access import (
     SYSTEM_ADMIN,
     WRONG_CURRENT_PASSWORD,
     SigninThrottle,
@@ -43,15 +45,13 @@ from engine.access import (
     source_key,
     touch_web_session,
 )
-from engine.errors import RateLimited, ValidationFailed
-from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR, Actor
-from engine.models import UserAccount
-from engine.runtime import Engine
+from engine.workflow.errors import RateLimited, ValidationFailed
+from engine.workflow.runtime import Engine
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Messages of engine.access shown on the password form, so that they are extracted and translated.
+# Messages of engine.platform.access shown on the password form, so that they are extracted and translated.
 MESSAGES = [_l("The current password is wrong.")]
 _SESSION_KEY = "_user_id"  # where flask-login keeps get_id(): here, the session's secret
 

@@ -8,9 +8,9 @@ from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from engine.working_days import CalendarError, ImplausibleSchedule, ScheduleFormatError
+from engine.workflow.working_days import CalendarError, ImplausibleSchedule, ScheduleFormatError
 
-# The engine's templates (engine.working_days), so that they are extracted and translated.
+# The engine's templates (engine.workflow.working_days), so that they are extracted and translated.
 REASONS = [
     _l("A whole year's schedule lists at least %(minimum)d holidays; this file lists %(found)d."),
     _l("A year has at most %(maximum)d official holidays; this file lists %(found)d."),

@@ -9,18 +9,18 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from engine import calendar_service
-from engine.access import create_institution_key, revoke_credential
-from engine.bootstrap import prepare
-from engine.definitions import deploy
-from engine.demo import load_demo_data
-from engine.errors import EngineError, ModelError, NotFound
-from engine.housekeeping import purge_expired
-from engine.incidents import incident_summary, open_incident_summaries, retry_incident
-from engine.migrate import upgrade
-from engine.runtime import Engine
-from engine.timers import sweep_due_timers
-from engine.working_days import SHANGHAI, CalendarError
+from engine.platform.access import create_institution_key, revoke_credential
+from engine.platform.bootstrap import prepare
+from engine.platform.demo import load_demo_data
+from engine.platform.housekeeping import purge_expired
+from engine.platform.migrate import upgrade
+from engine.workflow import calendar_service
+from engine.workflow.definitions import deploy
+from engine.workflow.errors import EngineError, ModelError, NotFound
+from engine.workflow.incidents import incident_summary, open_incident_summaries, retry_incident
+from engine.workflow.runtime import Engine
+from engine.workflow.timers import sweep_due_timers
+from engine.workflow.working_days import SHANGHAI, CalendarError
 
 
 def _engine() -> Engine:
@@ -179,8 +179,8 @@ def purge() -> None:
 def worker() -> None:
     """Run the timer sweep as this process's only job (any number may run), in a watched child."""
     from config import config_for
-    from engine.incidents import RetryPolicy
-    from engine.worker import WorkerSettings, supervise
+    from engine.platform.worker import WorkerSettings, supervise
+    from engine.workflow.incidents import RetryPolicy
     from notifications.settings import delivery_settings
 
     _ready()
@@ -248,10 +248,11 @@ def incidents_retry(incident_id: int, actor: str) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from web.cli_migration import instances_group
     from web.cli_notifications import COMMANDS as NOTIFICATION_COMMANDS
 
     for command in NOTIFICATION_COMMANDS:
         app.cli.add_command(command)
     for command in (init_db, deadline, calendar_group, deploy_command, api_key_group, sweep, purge, worker,
-                    incidents_group):
+                    incidents_group, instances_group):
         app.cli.add_command(command)

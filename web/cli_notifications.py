@@ -8,8 +8,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from engine.errors import NotFound, ValidationFailed
-from engine.runtime import Engine
+from engine.workflow.errors import NotFound, ValidationFailed
+from engine.workflow.runtime import Engine
 from notifications.delivery import dead_letters, deliver_due, retry_dead_letter
 from notifications.endpoints import rotate_secret, set_endpoint
 from notifications.settings import delivery_settings

@@ -8,11 +8,11 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from engine import enterprise_profile
-from engine.errors import ConcurrencyConflict, InvalidTransition, NotFound, ValidationFailed
 from engine.loans import listing, queries, services
 from engine.loans.actors import ENTERPRISE
 from engine.loans.punctuality import step_punctuality
+from engine.platform import enterprise_profile
+from engine.workflow.errors import ConcurrencyConflict, InvalidTransition, NotFound, ValidationFailed
 from web.auth import current_actor
 from web.labels import translate
 from web.pages import engine, roles_required

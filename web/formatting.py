@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from engine.working_days import SHANGHAI
+from engine.workflow.working_days import SHANGHAI
 
 SYSTEM_ACTORS = {
     "system:timer": _l("Deadline timer (platform)"), "system:seed": _l("Platform set-up"),

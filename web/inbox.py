@@ -9,12 +9,12 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from engine import privacy
-from engine.errors import ConcurrencyConflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from engine.loans import assignment, listing, metrics, queries, services
 from engine.loans.actors import INSTITUTION_ADMIN, OFFICER
 from engine.loans.punctuality import step_punctuality
-from engine.working_days import SHANGHAI
+from engine.platform import privacy
+from engine.workflow.errors import ConcurrencyConflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from engine.workflow.working_days import SHANGHAI
 from web.auth import current_actor, safe_next
 from web.labels import translate
 from web.pages import TREND_WEEKS, countdown, engine, roles_required, weekly_chart

@@ -8,8 +8,8 @@ from datetime import timedelta
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 
-from engine.privacy import mask_account
-from engine.working_days import SHANGHAI
+from engine.platform.privacy import mask_account
+from engine.workflow.working_days import SHANGHAI
 from web import formatting
 
 STATUS = {

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
-from engine.working_days import WorkingDayCalendar
+from engine.workflow.working_days import WorkingDayCalendar
 
 
 def roles_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

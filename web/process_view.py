@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort
 from flask_login import login_required
 
-from engine.errors import NotFound
 from engine.loans import queries
 from engine.loans.position import process_position
+from engine.workflow.errors import NotFound
 from web.auth import current_actor
 from web.pages import engine
 

@@ -6,12 +6,12 @@ import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, render_template, request
 from flask_babel import gettext as _
 
-from engine import privacy
-from engine.errors import NotFound
 from engine.loans import listing, metrics, queries
 from engine.loans.actors import SUPERVISOR
 from engine.loans.punctuality import step_punctuality
 from engine.models import Institution
+from engine.platform import privacy
+from engine.workflow.errors import NotFound
 from web.auth import current_actor
 from web.csv_export import csv_response
 from web.formatting import beijing, deadline

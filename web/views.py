@@ -8,8 +8,8 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from engine.errors import EngineError, ModelError, ScriptSecurityError
 from engine.loans.queries import platform_summary
+from engine.workflow.errors import EngineError, ModelError, ScriptSecurityError
 from web.api.errors import status_of
 from web.auth import home_for
 from web.labels import translate

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.errors import NotFound
 from engine.models import LoanApplication
+from engine.workflow.errors import NotFound
 
 ENTERPRISE = "enterprise"
 OFFICER = "officer"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.errors import ConcurrencyConflict, Forbidden, NotFound, ValidationFailed
-from engine.journal import record_audit
 from engine.loans.actors import INSTITUTION_ADMIN, INSTITUTION_ROLES, OFFICER, Actor
 from engine.models import LoanApplication, TaskRow, UserAccount
-from engine.runtime import Engine
+from engine.workflow.errors import ConcurrencyConflict, Forbidden, NotFound, ValidationFailed
+from engine.workflow.journal import record_audit
+from engine.workflow.runtime import Engine
 
 
 def _open_task(session: Session, actor: Actor, task_id: int) -> TaskRow:

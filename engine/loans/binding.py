@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.database import insert_ignoring_conflicts
-from engine.errors import NotFound
-from engine.journal import enqueue, record_audit
-from engine.models import LoanApplication, ProcessInstance, SlaBreach, TimerRow, table_of
-from engine.runtime import InstanceContext, InstanceOperation
-from engine.spiff_adapter import ServiceHandler, SpiffTask, TimerEventDefinition, task_properties
+from engine.loans.operations import EFFECTS, close_open_breaches
+from engine.models import LoanApplication, ProcessInstance, SlaBreach, TaskRow, TimerRow, table_of
+from engine.workflow.adapter import ServiceHandler, SpiffTask, fired_timer_of, task_bpmn_id, task_properties
+from engine.workflow.database import insert_ignoring_conflicts
+from engine.workflow.errors import ModelError, NotFound
+from engine.workflow.journal import enqueue, record_audit
+from engine.workflow.runtime import InstanceContext, InstanceOperation
 
+LOAN_PROCESS_KEY = "loan_lifecycle"
 TIMER_ACTOR = "system:timer"
 _BREACH = table_of(SlaBreach)
 _TIMER = table_of(TimerRow)
@@ -24,65 +25,85 @@ def application_of(session: Session, instance_id: int) -> LoanApplication | None
     return session.scalars(sa.select(LoanApplication).where(LoanApplication.instance_id == instance_id)).first()
 
 
-def _fired_timer(task: SpiffTask) -> tuple[str, datetime]:
-    """The boundary timer whose branch led to this service task: its Spiff id and due time."""
-    ancestor = task.parent
-    while ancestor is not None:
-        definition = getattr(ancestor.task_spec, "event_definition", None)
-        if isinstance(definition, TimerEventDefinition):
-            value = ancestor._get_internal_data("event_value")
-            return str(ancestor.id), TimerEventDefinition.get_datetime(value)
-        ancestor = ancestor.parent
-    raise LookupError(f"{task.task_spec.bpmn_id} is not downstream of a timer")
 
 
 class LoanBinding:
     """Binds the `loan_lifecycle` process to loan applications."""
 
     def context(self, session: Session, instance: ProcessInstance) -> InstanceContext:
+        """The application a case runs for: the lifecycle's own, or the one its business key names."""
         application = application_of(session, instance.id)
+        if application is None:
+            application = session.scalars(sa.select(LoanApplication).where(
+                LoanApplication.reference == instance.business_key)).first()
         if application is None:
             return InstanceContext()
         return InstanceContext(application.id, application.institution_id)
 
+    def effects(self, operation: InstanceOperation) -> dict[str, Any]:
+        return dict(EFFECTS)
+
+    def task_completed(self, operation: InstanceOperation, task: Any) -> None:
+        """Acting on a task settles the open breach of the commitment its deadline measured."""
+        if task.commitment is None or operation.context.case_id is None:
+            return
+        application = _application(operation)
+        if application is not None:
+            close_open_breaches(operation.session, application, operation, "acted", (task.commitment,))
+
     def services(self, operation: InstanceOperation) -> dict[str, ServiceHandler]:
-        return {
-            "sla_breach": lambda task, params: record_breach(operation, task, params["kind"]),
-            "sla_reminder": lambda task, params: send_reminder(operation, task, params["kind"]),
-        }
+        def breach(task: SpiffTask, params: dict[str, Any]) -> dict[str, Any]:
+            return record_breach(operation, task, params.get("kind"))
+
+        def reminder(task: SpiffTask, params: dict[str, Any]) -> dict[str, Any]:
+            return send_reminder(operation, task, params.get("kind"))
+
+        # `sla_breach`/`sla_reminder` are the names models deployed before the registry used.
+        return {"record_breach": breach, "sla_breach": breach, "send_reminder": reminder, "sla_reminder": reminder}
 
     def after_save(self, operation: InstanceOperation) -> None:
         """Copy deadlines computed by this operation onto the application."""
         computed = operation.provisional_dues
-        if not computed or operation.context.application_id is None:
+        if not computed or operation.context.case_id is None:
             return
         application = _application(operation)
         if application is None:
-            raise NotFound(f"Application {operation.context.application_id} doesn't exist.")
+            raise NotFound(f"Application {operation.context.case_id} doesn't exist.")
         for task, due in operation.snapshot.timers.values():
             properties = task_properties(task)
             if properties.get("timerKind") != "deadline" or due.isoformat() not in computed:
                 continue
             provisional = computed[due.isoformat()]
-            if properties.get("slaKind") == "accept":
+            commitment = properties.get("commitment") or properties.get("slaKind")
+            if commitment == "accept":
                 application.accept_due, application.accept_due_provisional = due, provisional
-            elif properties.get("slaKind") == "decision":
+            elif commitment == "decision":
                 application.decision_due, application.decision_due_provisional = due, provisional
 
 
 def _application(operation: InstanceOperation) -> LoanApplication | None:
-    if operation.context.application_id is None:
+    if operation.context.case_id is None:
         return None
-    return operation.session.get(LoanApplication, operation.context.application_id)
+    return operation.session.get(LoanApplication, operation.context.case_id)
 
 
-def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str) -> dict[str, Any]:
-    """Hold a missed deadline against the institution (the task itself stays open)."""
+def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str | None) -> dict[str, Any]:
+    """Hold a missed deadline against the institution (the task itself stays open).
+
+    `kind` defaults to the commitment the fired timer measures; a timer whose `breachAgainst`
+    is `none` records nothing (a deadline that only routes the process).
+    """
     application = _application(operation)
     if application is None:
         return {"recorded": False}
     session = operation.session
-    timer_id, due = _fired_timer(task)
+    timer_id, due, properties = fired_timer_of(task)
+    if properties.get("breachAgainst", "institution") == "none":
+        return {"recorded": False}
+    kind = kind or properties.get("commitment") or properties.get("slaKind")
+    if not kind:
+        raise ModelError("record_breach needs a kind, or a timer with a commitment property",
+                         activity=task_bpmn_id(task))
     provisional = bool(session.execute(
         sa.select(_TIMER.c.provisional).where(
             _TIMER.c.instance_id == operation.instance.id, _TIMER.c.spiff_task_id == timer_id)
@@ -106,14 +127,20 @@ def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str) -> d
     return {"recorded": True}
 
 
-def send_reminder(operation: InstanceOperation, task: SpiffTask, kind: str) -> dict[str, Any]:
+def send_reminder(operation: InstanceOperation, task: SpiffTask, kind: str | None) -> dict[str, Any]:
     """Queue a reminder that a deadline is one working day away."""
     application = _application(operation)
     if application is None:
         return {"sent": False}
-    due = application.accept_due if kind == "accept" else application.decision_due
+    if not kind:
+        properties = fired_timer_of(task)[2]
+        kind = properties.get("commitment") or properties.get("slaKind") or "deadline"
+    due = {"accept": application.accept_due, "decision": application.decision_due}.get(kind)
+    if due is None:  # another commitment: the deadline of the open task it measures
+        due = operation.session.scalar(sa.select(TaskRow.due_at).where(
+            TaskRow.instance_id == operation.instance.id, TaskRow.commitment == kind, TaskRow.state == "open"))
     if due is None:
-        _, due = _fired_timer(task)
+        _, due = fired_timer_of(task)[:2]
     if due <= operation.now:
         return {"sent": False}  # the deadline passed already (a late sweep): a breach says more
     record_audit(operation.session, operation.now, TIMER_ACTOR, "sla_reminder", application_id=application.id,

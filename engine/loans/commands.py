@@ -9,7 +9,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from engine.errors import ValidationFailed
+from engine.workflow.errors import ValidationFailed
 
 MAX_AMOUNT = Decimal("100000000000.00")  # 1000 亿元: far above any SME loan, below column limits
 # What the API documents (ECMAScript patterns); the fields below accept exactly these strings.

@@ -16,11 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound
 from engine.loans.queries import filter_breaches
 from engine.loans.statuses import OPEN_STATUSES
 from engine.models import Institution, LoanApplication, SlaBreach, TaskRow, TimerRow
-from engine.working_days import SHANGHAI
+from engine.workflow.errors import NotFound
+from engine.workflow.working_days import SHANGHAI
 
 SHANGHAI_OFFSET = timedelta(hours=8)
 

@@ -8,7 +8,6 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ROLES, SUPERVISOR, SYSTEM, Actor
 from engine.loans.statuses import OPEN_STATUSES
 from engine.models import (
@@ -20,6 +19,7 @@ from engine.models import (
     TaskRow,
     TimerRow,
 )
+from engine.workflow.errors import NotFound
 
 
 @dataclass(frozen=True)

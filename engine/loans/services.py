@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.definitions import LOAN_PROCESS_KEY, latest_definition
-from engine.errors import Forbidden, InvalidTransition, NotFound, StepAlreadyTaken, ValidationFailed
-from engine.journal import enqueue, record_audit
 from engine.loans import commands, statuses
 from engine.loans.actors import (
     ENTERPRISE,
@@ -20,18 +17,14 @@ from engine.loans.actors import (
     ensure_enterprise_owns,
     ensure_institution_may_act,
 )
-from engine.loans.binding import LoanBinding
-from engine.loans.statuses import Step
-from engine.models import (
-    CreditAuthorization,
-    Enterprise,
-    Institution,
-    LoanApplication,
-    LoanProduct,
-    SlaBreach,
-)
-from engine.runtime import Engine, InstanceContext, InstanceOperation, retry_on_conflict
-from engine.working_days import SHANGHAI
+from engine.loans.binding import LOAN_PROCESS_KEY, LoanBinding
+from engine.loans.operations import close_open_breaches, journal
+from engine.loans.task_policy import LoanTaskPolicy
+from engine.models import CreditAuthorization, Enterprise, Institution, LoanApplication, LoanProduct, TaskRow
+from engine.workflow import tasks
+from engine.workflow.definitions import latest_definition
+from engine.workflow.errors import Forbidden, InvalidTransition, NotFound, StepAlreadyTaken, ValidationFailed
+from engine.workflow.runtime import Engine, InstanceContext, InstanceOperation, retry_on_conflict
 
 WITHDRAWAL_MESSAGE = "withdrawal_requested"
 APPLICATION_NOT_FOUND = "No such application."
@@ -40,8 +33,15 @@ ApplicationKey = int | str
 
 
 def install(engine: Engine) -> None:
-    """Teach the engine what the loan process's service tasks and instances mean."""
-    engine.bind(LOAN_PROCESS_KEY, LoanBinding())
+    """Teach the engine the platform's processes: cases are applications, tasks follow tenancy.
+
+    Every process (the lifecycle and whatever an author deploys) runs for an application and may
+    call the registry's operations (engine.loans.operations, engine.loans.binding).
+    """
+    binding = LoanBinding()
+    engine.bind(LOAN_PROCESS_KEY, binding)
+    engine.default_binding = binding
+    engine.task_policy = LoanTaskPolicy()
 
 
 def _new_reference(now: datetime) -> str:
@@ -78,7 +78,8 @@ def submit(engine: Engine, actor: Actor, data: dict[str, Any]) -> LoanApplicatio
         )
         application.instance_id = operation.instance.id
         operation.save(actor.id)
-        _journal(session, operation, actor, "submitted", None, application, {
+        operation.actor = actor
+        journal(operation, "submitted", None, application, {
             "amount": str(application.amount), "term_months": application.term_months,
             "authorization_scope": authorization["scope"],
         })
@@ -103,77 +104,84 @@ def _check_parties(session: Session, actor: Actor, command: dict[str, Any], now:
         raise ValidationFailed(errors)
 
 
+# The banks' façade: each endpoint completes the case's open task whose model names it
+# (`apiStep`), through the generic task runtime. The API's own schemas stay its contract.
+ACCEPT_STEP, DECISION_STEP, DISBURSEMENT_STEP, SETTLEMENT_STEP = "accept", "decision", "disbursement", "settlement"
+# Verbs for the refusal messages (web.labels translates them by pattern).
+_VERBS = {ACCEPT_STEP: "accept", DECISION_STEP: "decide", DISBURSEMENT_STEP: "disburse", SETTLEMENT_STEP: "settle"}
+
+
 @retry_on_conflict
 def accept(engine: Engine, actor: Actor, application_id: ApplicationKey,
            data: dict[str, Any] | None = None) -> LoanApplication:
     """Record that the institution accepted (受理) the application."""
     command = commands.load(commands.AcceptSchema, data or {})
-
-    def apply(app: LoanApplication, now: datetime) -> dict[str, Any]:
-        app.status, app.accepted_at, app.accepted_by, app.accept_note = (
-            statuses.ACCEPTED, now, actor.id, command["note"])
-        return {"accepted_at": now.isoformat(), "accepted_by": actor.id}
-
-    return _institution_step(engine, actor, application_id, statuses.ACCEPT, "accepted", apply, "accept")
+    return _facade_step(engine, actor, application_id, ACCEPT_STEP, _form_data(command))
 
 
 @retry_on_conflict
 def approve(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record a credit approval (授信) with amount, annual rate and term."""
     command = commands.load(commands.ApproveSchema, data)
-
-    def apply(app: LoanApplication, now: datetime) -> dict[str, Any]:
-        app.status, app.decided_at, app.decided_by = statuses.APPROVED, now, actor.id
-        app.approved_amount, app.annual_rate = command["amount"], command["annual_rate"]
-        app.approved_term_months, app.approval_conditions = command["term_months"], command["conditions"]
-        return {"decision": "approve", "approved_amount": str(command["amount"])}
-
-    return _institution_step(engine, actor, application_id, statuses.DECIDE, "approved", apply, "decision")
+    return _facade_step(engine, actor, application_id, DECISION_STEP, {"decision": "approve", **_form_data(command)})
 
 
 @retry_on_conflict
 def reject(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record a rejection (拒绝); the reason is shown to the enterprise."""
     command = commands.load(commands.RejectSchema, data)
-
-    def apply(app: LoanApplication, now: datetime) -> dict[str, Any]:
-        app.status, app.decided_at, app.decided_by = statuses.REJECTED, now, actor.id
-        app.rejection_reason = command["reason"].strip()
-        return {"decision": "reject"}
-
-    return _institution_step(engine, actor, application_id, statuses.DECIDE, "rejected", apply, "decision")
+    return _facade_step(engine, actor, application_id, DECISION_STEP, {"decision": "reject", **_form_data(command)})
 
 
 @retry_on_conflict
 def disburse(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record the disbursement (放款): contract number, amount, date."""
     command = commands.load(commands.DisburseSchema, data)
-
-    def apply(app: LoanApplication, now: datetime) -> dict[str, Any]:
-        if app.approved_amount is not None and command["amount"] > app.approved_amount:
-            raise ValidationFailed({"amount": ["Cannot exceed the approved amount."]})
-        _check_business_date(command["disbursed_on"], "disbursed_on", app.decided_at, now)
-        app.status, app.contract_number = statuses.DISBURSED, command["contract_number"]
-        app.disbursed_amount, app.disbursed_on = command["amount"], command["disbursed_on"]
-        app.disbursement_account, app.disbursed_at = command["account"], now
-        return {"disbursed_amount": str(command["amount"])}
-
-    return _institution_step(engine, actor, application_id, statuses.DISBURSE, "disbursed", apply, None)
+    return _facade_step(engine, actor, application_id, DISBURSEMENT_STEP, _form_data(command))
 
 
 @retry_on_conflict
 def settle(engine: Engine, actor: Actor, application_id: ApplicationKey, data: dict[str, Any]) -> LoanApplication:
     """Record that the loan is settled (结清)."""
     command = commands.load(commands.SettleSchema, data)
+    return _facade_step(engine, actor, application_id, SETTLEMENT_STEP, _form_data(command))
 
-    def apply(app: LoanApplication, now: datetime) -> dict[str, Any]:
-        _check_business_date(command["settled_on"], "settled_on", app.disbursed_at, now)
-        if app.disbursed_on is not None and command["settled_on"] < app.disbursed_on:
-            raise ValidationFailed({"settled_on": ["Cannot be before the disbursement date."]})
-        app.status, app.settled_on, app.settled_at = statuses.SETTLED, command["settled_on"], now
-        return {"settled_on": command["settled_on"].isoformat()}
 
-    return _institution_step(engine, actor, application_id, statuses.SETTLE, "settled", apply, None)
+def _form_data(command: dict[str, Any]) -> dict[str, Any]:
+    """A loaded command as a form takes it: decimals and dates as text, nothing empty."""
+    data: dict[str, Any] = {}
+    for key, value in command.items():
+        if value is None:
+            continue
+        if isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, date):
+            value = value.isoformat()
+        data[key] = value
+    return data
+
+
+def _facade_step(engine: Engine, actor: Actor, application_id: ApplicationKey, step: str,
+                 data: dict[str, Any]) -> LoanApplication:
+    with engine.transaction() as session:
+        application, operation = _open(engine, session, application_id)
+        ensure_institution_may_act(actor, application)
+        task = session.scalars(sa.select(TaskRow).where(
+            TaskRow.instance_id == operation.instance.id, TaskRow.api_step == step, TaskRow.state == "open")
+            .order_by(TaskRow.id).limit(1)).first()
+        if task is None:
+            _refuse_step(operation, application, step)
+        tasks.complete_in(operation, actor, task, data)
+        return application
+
+
+def _refuse_step(operation: InstanceOperation, application: LoanApplication, step: str) -> NoReturn:
+    """No open task for the step: taken already (a retry or a race), or not (yet, or any more) possible."""
+    if operation.step_taken(step):
+        raise StepAlreadyTaken(f"Application {application.reference} is already {application.status}",
+                               status=application.status)
+    raise InvalidTransition(f"Cannot {_VERBS[step]} application {application.reference} "
+                            f"while it is {application.status}", status=application.status)
 
 
 @retry_on_conflict
@@ -184,25 +192,24 @@ def withdraw(engine: Engine, actor: Actor, application_id: ApplicationKey,
     with engine.transaction() as session:
         application, operation = _open(engine, session, application_id)
         ensure_enterprise_owns(actor, application)
-        _check_step(application, statuses.WITHDRAW)
+        if application.status == statuses.WITHDRAWN:
+            raise StepAlreadyTaken(f"Application {application.reference} is already {application.status}",
+                                   status=application.status)
         before = application.status
         now = engine.clock.now()
         if not operation.send_message(WITHDRAWAL_MESSAGE, {"reason": command["reason"]}):
-            raise InvalidTransition("This application can no longer be withdrawn")
+            raise InvalidTransition(f"Cannot withdraw application {application.reference} "
+                                    f"while it is {application.status}", status=application.status)
         application.status, application.withdrawn_at = statuses.WITHDRAWN, now
         application.withdrawal_reason, application.updated_at = command["reason"], now
-        _close_open_breaches(session, application, now, "withdrawn", operation)
+        operation.actor = actor
+        close_open_breaches(session, application, operation, "withdrawn")
         operation.save(actor.id)
-        _journal(session, operation, actor, "withdrawn", before, application, {"reason": command["reason"]})
+        journal(operation, "withdrawn", before, application, {"reason": command["reason"]})
         return application
 
 
-def _check_business_date(day: date, field: str, earliest: datetime | None, now: datetime) -> None:
-    """A reported date lies between the previous step and today (Asia/Shanghai)."""
-    if day > now.astimezone(SHANGHAI).date():
-        raise ValidationFailed({field: ["Cannot be in the future."]})
-    if earliest is not None and day < earliest.astimezone(SHANGHAI).date():
-        raise ValidationFailed({field: ["Cannot be before the previous step."]})
+
 
 
 def _open(engine: Engine, session: Session,
@@ -219,65 +226,3 @@ def _open(engine: Engine, session: Session,
     # Timers that came due before this step are fired first, so a late step is seen as late.
     operation.fire_due_timers()
     return application, operation
-
-
-def _check_step(application: LoanApplication, step: Step) -> None:
-    if application.status in step.taken_in:
-        raise StepAlreadyTaken(
-            f"Application {application.reference} is already {application.status}",
-            status=application.status,
-        )
-    if application.status not in step.allowed_from:
-        raise InvalidTransition(
-            f"Cannot {step.name} application {application.reference} while it is {application.status}",
-            status=application.status,
-        )
-
-
-def _institution_step(
-    engine: Engine, actor: Actor, application_id: ApplicationKey, step: Step, action: str,
-    apply: Callable[[LoanApplication, datetime], dict[str, Any]], sla_kind: str | None,
-) -> LoanApplication:
-    with engine.transaction() as session:
-        application, operation = _open(engine, session, application_id)
-        ensure_institution_may_act(actor, application)
-        _check_step(application, step)
-        task = operation.ready_task(step.bpmn_task or "")
-        if task is None:
-            raise InvalidTransition(f"The process has no open {step.name} task", status=application.status)
-        before, now = application.status, engine.clock.now()
-        task_data = apply(application, now)
-        application.updated_at = now
-        if sla_kind == "decision":
-            application.decision_working_days = operation.calendar.working_days_between(
-                application.submitted_at, now)
-        operation.complete(task, task_data)
-        if sla_kind is not None:
-            _close_open_breaches(session, application, now, "acted", operation, kinds=(sla_kind,))
-        operation.save(actor.id)
-        _journal(session, operation, actor, action, before, application, task_data)
-        return application
-
-
-def _close_open_breaches(session: Session, application: LoanApplication, now: datetime, resolution: str,
-                         operation: InstanceOperation, kinds: tuple[str, ...] = ("accept", "decision")) -> None:
-    """Resolve the application's open breaches with how late the institution was."""
-    breaches = session.scalars(sa.select(SlaBreach).where(
-        SlaBreach.application_id == application.id, SlaBreach.kind.in_(kinds), SlaBreach.resolved_at.is_(None)
-    ))
-    for breach in breaches:
-        breach.resolved_at, breach.resolution = now, resolution
-        breach.late_seconds = int((now - breach.due_at).total_seconds())
-        breach.late_working_days = operation.calendar.working_days_late(breach.due_at, now)
-
-
-def _journal(session: Session, operation: InstanceOperation, actor: Actor, action: str, before: str | None,
-             application: LoanApplication, detail: dict[str, Any]) -> None:
-    now = operation.now
-    record_audit(session, now, actor.id, action, application_id=application.id,
-                 instance_id=operation.instance.id, status_before=before, status_after=application.status,
-                 detail=detail)
-    enqueue(session, now, f"application.{action}", {
-        "application": application.reference, "institution_id": application.institution_id,
-        "enterprise_id": application.enterprise_id, "status": application.status, "at": now.isoformat(),
-    })

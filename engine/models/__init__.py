@@ -1,9 +1,6 @@
-"""The database tables; import them from here."""
+"""Every table of the platform (the runtime's and the domain's); the domain imports them from here."""
 
-from engine.models import append_only
 from engine.models.access import ApiCredential, IdempotencyRecord, LoginFailure, UserAccount
-from engine.models.base import Base, table_of
-from engine.models.calendar import CalendarDay, CalendarYear
 from engine.models.loans import (
     CreditAuthorization,
     Enterprise,
@@ -13,18 +10,21 @@ from engine.models.loans import (
     SlaBreach,
 )
 from engine.models.notifications import Delivery, Notification, WebhookEndpoint
-from engine.models.workflow import (
+from engine.workflow.models import (
     AuditEvent,
+    Base,
+    CalendarDay,
+    CalendarYear,
     Incident,
     JobRun,
     OutboxMessage,
     ProcessDefinition,
     ProcessInstance,
+    ProcessResource,
     TaskRow,
     TimerRow,
+    table_of,
 )
-
-append_only.install(table_of(AuditEvent))
 
 __all__ = [
     "ApiCredential",
@@ -46,7 +46,7 @@ __all__ = [
     "Notification",
     "OutboxMessage",
     "ProcessDefinition",
-    "ProcessInstance",
+    "ProcessInstance", "ProcessResource",
     "SlaBreach",
     "TaskRow",
     "TimerRow",

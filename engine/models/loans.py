@@ -8,8 +8,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.db_types import Money, Rate
-from engine.models.base import Base, pk
+from engine.workflow.db_types import Money, Rate
+from engine.workflow.models.base import Base, pk
 
 
 class Institution(Base):
@@ -32,7 +32,7 @@ class Enterprise(Base):
     id: Mapped[int] = pk()
     name: Mapped[str] = mapped_column(sa.String(200))
     credit_code: Mapped[str] = mapped_column(sa.String(18), unique=True)  # 统一社会信用代码
-    # Personal data (个人信息保护法): shown masked unless the viewer needs it (see engine/privacy.py).
+    # Personal data (个人信息保护法): shown masked unless the viewer needs it (see engine/platform/privacy.py).
     legal_representative: Mapped[str | None] = mapped_column(sa.String(100))  # 法定代表人
     representative_id_number: Mapped[str | None] = mapped_column(sa.String(18))  # 居民身份证号码
     contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
@@ -131,7 +131,7 @@ class SlaBreach(Base):
     id: Mapped[int] = pk()
     institution_id: Mapped[int] = mapped_column(sa.ForeignKey("institution.id"))
     application_id: Mapped[int] = mapped_column(sa.ForeignKey("loan_application.id"))
-    kind: Mapped[str] = mapped_column(sa.String(20))  # accept | decision
+    kind: Mapped[str] = mapped_column(sa.String(40))  # the commitment: accept | decision | disbursement …
     due_at: Mapped[datetime]
     breached_at: Mapped[datetime]
     provisional: Mapped[bool] = mapped_column(default=False)

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.models.base import Base, pk
+from engine.workflow.models.base import Base, pk
 
 
 class Delivery(Base):

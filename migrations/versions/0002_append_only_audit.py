@@ -6,7 +6,7 @@ Revises: 0001
 
 from alembic import op
 
-from engine.models.append_only import DROP_STATEMENTS, statements_for
+from engine.workflow.models.append_only import DROP_STATEMENTS, statements_for
 
 revision = "0002"
 down_revision = "0001"

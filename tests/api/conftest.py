@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from engine.access import PROCESS_AUTHOR, create_institution_key, create_user, issue_user_token
 from engine.loans.actors import ENTERPRISE, OFFICER, SUPERVISOR
 from engine.models import Institution
+from engine.platform.access import PROCESS_AUTHOR, create_institution_key, create_user, issue_user_token
 from web import create_app
 
 

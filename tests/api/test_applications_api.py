@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from engine.access import issue_user_token
 from engine.models import AuditEvent, UserAccount
+from engine.platform.access import issue_user_token
 from tests.api.conftest import Caller
 from tests.conftest import application_input, cst, scalar
 
@@ -130,7 +130,7 @@ def test_another_institution_sees_nothing_and_gets_404(callers, parties, clock):
 
 
 def test_a_revoked_key_stops_working(callers, parties, clock, engine, app):
-    from engine.access import revoke_credential
+    from engine.platform.access import revoke_credential
 
     prefix = callers.bank_a.secret[:12]
     with engine.transaction() as session:
@@ -217,7 +217,7 @@ def test_two_identical_requests_at_once_make_one_event(app, callers, parties, cl
 
 
 def test_a_missed_deadline_shows_on_the_supervisors_ledger_and_scorecard(callers, parties, clock, engine):
-    from engine.timers import sweep_due_timers
+    from engine.workflow.timers import sweep_due_timers
 
     reference = _submit(callers, parties, clock)
     clock.set(cst("2026-10-11 00:00"))

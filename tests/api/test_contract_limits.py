@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from flask import Response
 from werkzeug.test import EnvironBuilder
 
-from engine.access import SYSTEM_ADMIN, create_user, issue_user_token
-from engine.errors import ValidationFailed
 from engine.loans import commands, queries
 from engine.models import LoanApplication, UserAccount
-from engine.timers import sweep_due_timers
+from engine.platform.access import SYSTEM_ADMIN, create_user, issue_user_token
+from engine.workflow.errors import ValidationFailed
+from engine.workflow.timers import sweep_due_timers
 from tests.api.conftest import Caller
 from tests.conftest import application_input, cst, scalar
 

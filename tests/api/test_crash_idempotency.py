@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine.access import create_user, issue_user_token
 from engine.loans.actors import ENTERPRISE
 from engine.models import LoanApplication
+from engine.platform.access import create_user, issue_user_token
 from tests.conftest import application_input, rows, scalar
 
 ROOT = Path(__file__).resolve().parents[2]

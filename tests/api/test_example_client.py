@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from engine.access import create_institution_key, create_user
 from engine.loans.actors import ENTERPRISE
+from engine.platform.access import create_institution_key, create_user
 from web import create_app
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bank_system.py"

@@ -15,8 +15,8 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
-from engine.access import create_institution_key, create_user, issue_user_token
 from engine.loans.actors import SUPERVISOR
+from engine.platform.access import create_institution_key, create_user, issue_user_token
 from web import create_app
 
 MAX_EXAMPLES = 12

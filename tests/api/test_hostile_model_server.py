@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from engine.definitions import deploy
 from engine.models import LoanApplication
+from engine.workflow.definitions import deploy
 from tests.api.test_crash_idempotency import _start, enterprise_token  # noqa: F401 - fixture
 from tests.conftest import application_input, scalar
 from tests.engine.hostile_models import POISONS, SHIPPED

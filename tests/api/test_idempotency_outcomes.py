@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from engine.errors import ConcurrencyConflict
 from engine.loans import services
 from engine.models import AuditEvent, IdempotencyRecord
+from engine.workflow.errors import ConcurrencyConflict
 from tests.conftest import application_input, scalar
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.access import PROCESS_AUTHOR, SYSTEM_ADMIN, create_institution_key, create_user, issue_user_token
 from engine.loans import binding
 from engine.loans.actors import ENTERPRISE, OFFICER, SUPERVISOR
+from engine.platform.access import PROCESS_AUTHOR, SYSTEM_ADMIN, create_institution_key, create_user, issue_user_token
 from tests.api.conftest import Caller
 from tests.web.test_admin_incidents import BROKEN_MESSAGE, park_a_case, the_incident
 

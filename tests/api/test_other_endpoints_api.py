@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from engine.definitions import BPMN_DIR
 from engine.models import ProcessDefinition
+from engine.workflow.definitions import BPMN_DIR
 from tests.conftest import application_input, scalar
 
 LOAN_XML = (BPMN_DIR / "loan_lifecycle.bpmn").read_text(encoding="utf-8")
 
 
 def test_a_user_signs_in_for_a_token_and_uses_it(app, engine):
-    from engine.access import create_user
     from engine.loans.actors import SUPERVISOR
+    from engine.platform.access import create_user
 
     with engine.transaction() as session:
         create_user(session, engine.clock.now(), "sup", "long-enough-password", SUPERVISOR)
@@ -70,8 +70,8 @@ def test_the_openapi_document_and_the_docs_page(app):
 
 
 def test_password_guessing_is_slowed_down_with_429(app, engine, clock):
-    from engine.access import create_user
     from engine.loans.actors import SUPERVISOR
+    from engine.platform.access import create_user
 
     with engine.transaction() as session:
         create_user(session, engine.clock.now(), "sup", "long-enough-password", SUPERVISOR)

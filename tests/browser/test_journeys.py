@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from engine.timers import sweep_due_timers
+from engine.workflow.timers import sweep_due_timers
 from tests.browser.conftest import login
 
 # The clock starts at 2026-09-30 10:00 Beijing time; after the National Day holidays the third working

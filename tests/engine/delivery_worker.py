@@ -7,8 +7,8 @@ import sys
 import time
 from datetime import datetime
 
-from engine.bootstrap import build_engine
-from engine.clock import ControlledClock
+from engine.platform.bootstrap import build_engine
+from engine.workflow.clock import ControlledClock
 from notifications.delivery import deliver_due
 from tests.notification_helpers import settings
 

@@ -12,10 +12,10 @@ import resource
 import sys
 from datetime import datetime
 
-from engine import spiff_adapter
-from engine.bootstrap import build_engine
-from engine.clock import ControlledClock
-from engine.timers import sweep_due_timers
+from engine.platform.bootstrap import build_engine
+from engine.workflow import adapter as spiff_adapter
+from engine.workflow.clock import ControlledClock
+from engine.workflow.timers import sweep_due_timers
 
 HATCHES = {"SystemExit": SystemExit, "KeyboardInterrupt": KeyboardInterrupt}
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 import time
 
-from engine import scheduler
-from engine.bootstrap import build_engine
-from engine.journal import record_audit
+from engine.platform import scheduler
+from engine.platform.bootstrap import build_engine
+from engine.workflow.journal import record_audit
 
 
 def main() -> None:

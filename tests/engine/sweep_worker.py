@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 
-from engine.bootstrap import build_engine
-from engine.clock import ControlledClock
-from engine.timers import sweep_due_timers
+from engine.platform.bootstrap import build_engine
+from engine.workflow.clock import ControlledClock
+from engine.workflow.timers import sweep_due_timers
 
 
 def main() -> None:

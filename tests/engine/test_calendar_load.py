@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from engine.calendar_service import load_official_schedule
 from engine.loans import services
 from engine.models import AuditEvent, CalendarYear, LoanApplication, TaskRow, TimerRow
-from engine.timers import sweep_due_timers
-from engine.working_days import CalendarError
+from engine.workflow.calendar_service import load_official_schedule
+from engine.workflow.timers import sweep_due_timers
+from engine.workflow.working_days import CalendarError
 from tests.conftest import cst, rows, scalar
 
 # A plausible 2027 schedule: New Year's Day on Friday 1/1, no make-up day; Spring Festival 2/6-2/14.

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from engine.errors import ConcurrencyConflict
 from engine.loans import services
 from engine.models import AuditEvent, LoanApplication, ProcessInstance, SlaBreach, TimerRow
+from engine.workflow.errors import ConcurrencyConflict
 from tests.conftest import cst, rows, scalar
 from tests.engine.racing import race
 

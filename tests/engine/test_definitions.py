@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from engine.definitions import BPMN_DIR, LOAN_PROCESS_KEY, deploy, latest_definition
-from engine.errors import ModelError, ScriptSecurityError
 from engine.loans import services
+from engine.loans.binding import LOAN_PROCESS_KEY
 from engine.models import LoanApplication, ProcessDefinition, ProcessInstance
+from engine.workflow.definitions import BPMN_DIR, deploy, latest_definition
+from engine.workflow.errors import ModelError, ScriptSecurityError
 from tests.conftest import scalar
 
 LOAN_XML = (BPMN_DIR / "loan_lifecycle.bpmn").read_text(encoding="utf-8")

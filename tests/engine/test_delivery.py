@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from engine.loans import services
 from engine.models import Delivery, Notification, OutboxMessage, UserAccount
-from engine.timers import sweep_due_timers
+from engine.workflow.timers import sweep_due_timers
 from notifications.delivery import deliver_due, retry_dead_letter
 from notifications.fanout import delivery_key
 from tests.conftest import APPROVAL, cst, rows, scalar
@@ -163,7 +163,7 @@ def test_a_breach_is_delivered_once_per_recipient_and_channel_even_when_the_work
 def test_the_delivery_job_runs_in_the_same_scheduler_as_the_timer_sweep(engine):
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from engine.scheduler import configure
+    from engine.platform.scheduler import configure
 
     scheduler = configure(BackgroundScheduler(), engine, 15, 100, settings(poll_seconds=3))
     assert {job.id for job in scheduler.get_jobs()} == {"timer_sweep", "housekeeping", "delivery"}

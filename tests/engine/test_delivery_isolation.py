@@ -6,8 +6,8 @@ from collections import Counter
 
 import sqlalchemy as sa
 
-from engine.journal import enqueue
 from engine.models import Notification, OutboxMessage, UserAccount
+from engine.workflow.journal import enqueue
 from notifications.delivery import deliver_due
 from tests.conftest import rows, scalar
 from tests.notification_helpers import add_people, settings

@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from engine.journal import enqueue
 from engine.models import Delivery, LoanApplication, UserAccount
-from engine.timers import sweep_due_timers
+from engine.workflow.journal import enqueue
+from engine.workflow.timers import sweep_due_timers
 from notifications.delivery import deliver_due
 from tests.conftest import cst, rows, scalar
 from tests.notification_helpers import add_people, settings, smtp

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine.definitions import deploy
-from engine.incidents import retry_incident
 from engine.models import AuditEvent, Incident, LoanApplication, SlaBreach, TimerRow
-from engine.timers import sweep_due_timers
+from engine.workflow.definitions import deploy
+from engine.workflow.incidents import retry_incident
+from engine.workflow.timers import sweep_due_timers
 from tests.conftest import cst, rows, scalar
 from tests.engine.hostile_models import POISONS, SHIPPED, poisoned_model
 
@@ -111,7 +111,7 @@ def test_an_admins_retry_resolves_the_incident_once_the_cause_is_gone(engine, su
 
 
 def test_a_timer_asking_for_a_billion_working_days_fails_at_once_and_leaves_nothing(engine, submit):
-    from engine.errors import ModelError
+    from engine.workflow.errors import ModelError
 
     _deploy(engine, SHIPPED.read_text(encoding="utf-8").replace(
         "accept_working_days = 3", "accept_working_days = int('1' + '0' * 18)", 1))

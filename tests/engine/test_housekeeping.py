@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from engine import idempotency
-from engine.access import check_login, create_user, end_web_session, issue_user_token, open_web_session
-from engine.housekeeping import Purged, purge_expired
 from engine.loans.actors import OFFICER
 from engine.models import ApiCredential, IdempotencyRecord, LoginFailure
 from engine.models.access import SigninSource, WebSession
+from engine.platform import idempotency
+from engine.platform.access import check_login, create_user, end_web_session, issue_user_token, open_web_session
+from engine.platform.housekeeping import Purged, purge_expired
 from tests.conftest import scalar
 
 

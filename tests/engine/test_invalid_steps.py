@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from engine.errors import Forbidden, InvalidTransition, NotFound, StepAlreadyTaken, ValidationFailed
 from engine.loans import services
 from engine.loans.actors import SUPERVISOR, Actor
 from engine.models import AuditEvent, LoanApplication, OutboxMessage, ProcessInstance, TaskRow
+from engine.workflow.errors import Forbidden, InvalidTransition, NotFound, StepAlreadyTaken, ValidationFailed
 from tests.conftest import APPROVAL, application_input, rows, scalar
 
 

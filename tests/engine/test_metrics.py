@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from engine.loans import metrics, services
-from engine.timers import sweep_due_timers
+from engine.workflow.timers import sweep_due_timers
 from tests.conftest import APPROVAL, cst
 
 

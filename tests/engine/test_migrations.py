@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from engine.database import create_db_engine
-from engine.migrate import upgrade
 from engine.models import Base
+from engine.platform.migrate import upgrade
+from engine.workflow.database import create_db_engine
 from tests.conftest import ON_POSTGRES, POSTGRES_URL
 
 

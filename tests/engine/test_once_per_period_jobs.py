@@ -10,8 +10,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from engine.jobs import run_once_per_period
 from engine.models import AuditEvent
+from engine.workflow.jobs import run_once_per_period
 from tests.conftest import scalar
 
 ROOT = Path(__file__).resolve().parents[2]

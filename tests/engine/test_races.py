@@ -11,10 +11,10 @@ import os
 
 import sqlalchemy as sa
 
-from engine.errors import ConcurrencyConflict, InvalidTransition
 from engine.loans import services
 from engine.models import AuditEvent, LoanApplication, SlaBreach, TimerRow
-from engine.timers import sweep_due_timers
+from engine.workflow.errors import ConcurrencyConflict, InvalidTransition
+from engine.workflow.timers import sweep_due_timers
 from tests.conftest import APPROVAL, cst, scalar
 from tests.engine.racing import race
 

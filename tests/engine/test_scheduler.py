@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from engine import scheduler
 from engine.models import SlaBreach
+from engine.platform import scheduler
 from tests.conftest import cst, scalar
 
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from engine.access import SigninThrottle, check_login, create_user, source_key
-from engine.errors import RateLimited
 from engine.loans.actors import SUPERVISOR
 from engine.models import LoginFailure
+from engine.platform.access import SigninThrottle, check_login, create_user, source_key
+from engine.workflow.errors import RateLimited
 from tests.conftest import scalar
 
 PASSWORD = "long-enough-password"

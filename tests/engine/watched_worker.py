@@ -2,7 +2,7 @@
 
 Its sweep children get a hole in the sandbox: a helper `hang()` that starts one C-level
 operation that never ends (holding the GIL), which only killing the process stops. Each child
-sweeps once and exits; the parent (the real `engine.worker.supervise`) must kill the child
+sweeps once and exits; the parent (the real `engine.platform.worker.supervise`) must kill the child
 stuck in the poisoned case, park that case, and let the next child fire the others.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 import itertools
 import sys
 
-from engine import spiff_adapter
-from engine.timers import sweep_due_timers
-from engine.worker import CaseWatch, WorkerSettings, build_worker_engine, supervise
+from engine.platform.worker import CaseWatch, WorkerSettings, build_worker_engine, supervise
+from engine.workflow import adapter as spiff_adapter
+from engine.workflow.timers import sweep_due_timers
 
 
 def _hang() -> int:

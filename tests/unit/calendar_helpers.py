@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine.working_days import WorkingDayCalendar, chinese_calendar_rules
+from engine.workflow.working_days import WorkingDayCalendar, chinese_calendar_rules
 
 RULES, YEARS = chinese_calendar_rules()
 CALENDAR = WorkingDayCalendar(RULES, YEARS)

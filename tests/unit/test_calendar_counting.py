@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from engine.working_days import (
+from engine.workflow.working_days import (
     CalendarError,
     DayRule,
     ScheduleFormatError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from engine.definitions import BPMN_DIR
-from engine.spiff_adapter import parse_model
+from engine.workflow.adapter import parse_model
+from engine.workflow.definitions import BPMN_DIR
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from werkzeug.security import check_password_hash
 
-from engine import access
+from engine.platform import access
 
 
 def test_the_production_method_is_scrypt(monkeypatch):

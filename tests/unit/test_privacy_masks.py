@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.privacy import mask_account, mask_id_number, mask_phone
+from engine.platform.privacy import mask_account, mask_id_number, mask_phone
 
 
 @pytest.mark.parametrize(("value", "masked"), [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import ScriptSecurityError
-from engine.sandbox import RestrictedEnvironment, compile_expression, compile_script
+from engine.workflow.errors import ScriptSecurityError
+from engine.workflow.sandbox import RestrictedEnvironment, compile_expression, compile_script
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ TIMEOUT = 20
 # ScriptSecurityError, "completed", or the name of any other exception.
 RUNNER = """
 import json, sys, time
-from engine.errors import ScriptSecurityError
-from engine.sandbox import RestrictedEnvironment, compile_expression, compile_script
+from engine.workflow.errors import ScriptSecurityError
+from engine.workflow.sandbox import RestrictedEnvironment, compile_expression, compile_script
 
 kind, source, data = json.loads(sys.stdin.read())
 environment = RestrictedEnvironment({"add_working_days": lambda start, days: f"{start}+{days}"})

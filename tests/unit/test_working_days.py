@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from engine.working_days import (
+from engine.workflow.working_days import (
     CalendarError,
     DayRule,
     Deadline,
@@ -263,7 +263,7 @@ def test_malformed_schedules_are_refused_with_the_line_number(text, line):
 
 
 def test_working_days_between_counts_like_a_period_across_national_day():
-    from engine.working_days import SHANGHAI
+    from engine.workflow.working_days import SHANGHAI
 
     calendar = CALENDAR
     submitted = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)

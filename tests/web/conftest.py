@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from engine.access import PROCESS_AUTHOR, SYSTEM_ADMIN, create_user
 from engine.loans.actors import ENTERPRISE, INSTITUTION_ADMIN, OFFICER, SUPERVISOR
+from engine.platform.access import PROCESS_AUTHOR, SYSTEM_ADMIN, create_user
 from web import create_app
 
 PASSWORD = "long-enough-password"

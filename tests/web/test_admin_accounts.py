@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from flask import url_for
 from markupsafe import escape
 
-from engine import administration
-from engine.access import authenticate, create_user, issue_user_token
-from engine.errors import ValidationFailed
 from engine.loans import queries
 from engine.models import ApiCredential, AuditEvent, Institution, LoanApplication, LoanProduct, UserAccount
+from engine.platform import administration
+from engine.platform.access import authenticate, create_user, issue_user_token
+from engine.workflow.errors import ValidationFailed
 from tests.conftest import rows, scalar
 from tests.web.conftest import PASSWORD, TOKEN
 from web.admin import MESSAGES

@@ -7,15 +7,15 @@ import sqlalchemy as sa
 from alembic import command
 from markupsafe import escape
 
-from engine.definitions import BPMN_DIR, deploy
 from engine.loans import binding
-from engine.migrate import alembic_config
 from engine.models import Incident, LoanApplication, SlaBreach, TimerRow
-from engine.timers import sweep_due_timers
+from engine.platform.migrate import alembic_config
+from engine.workflow.definitions import BPMN_DIR, deploy
+from engine.workflow.timers import sweep_due_timers
 from tests.conftest import cst, rows, scalar
 
 SHIPPED = (BPMN_DIR / "loan_lifecycle.bpmn").read_text(encoding="utf-8")
-BREACH_KIND = ('<spiffworkflow:serviceTaskOperator id="sla_breach" resultVariable="accept_breach_recorded">'
+BREACH_KIND = ('<spiffworkflow:serviceTaskOperator id="record_breach" resultVariable="accept_breach_recorded">'
                '<spiffworkflow:parameters><spiffworkflow:parameter id="kind" type="str" value="\'accept\'"/>')
 # The accept-deadline branch divides by zero when it runs: it compiles, so it is deployed.
 BROKEN_MODEL = SHIPPED.replace(BREACH_KIND, BREACH_KIND.replace("value=\"'accept'\"", 'value="1/0"'))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from engine.enterprise_profile import id_number_is_valid
 from engine.models import AuditEvent, Enterprise, LoanApplication
+from engine.platform.enterprise_profile import id_number_is_valid
 from tests.conftest import scalar
 from web.labels import translate
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from engine.loans import services
 from engine.models import Institution, LoanApplication
-from engine.timers import sweep_due_timers
+from engine.workflow.timers import sweep_due_timers
 from tests.conftest import cst
 from web.csv_export import neutralised
 from web.formatting import actor_label, amount, beijing, deadline, rate, yuan

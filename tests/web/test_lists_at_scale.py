@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from bench.pages import NOW, PASSWORD, TOKEN, fill
-from engine.bootstrap import build_engine
-from engine.clock import ControlledClock
-from engine.database import create_db_engine
 from engine.models import Enterprise, LoanApplication, TaskRow
+from engine.platform.bootstrap import build_engine
+from engine.workflow.clock import ControlledClock
+from engine.workflow.database import create_db_engine
 from tests.conftest import ON_POSTGRES, POSTGRES_URL
 from web import create_app
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from engine.definitions import deploy
 from engine.models import LoanApplication
+from engine.workflow.definitions import deploy
 from tests.conftest import scalar
 from tests.engine.hostile_models import SHIPPED
 
@@ -27,7 +27,7 @@ def test_a_model_failing_at_submission_shows_a_chinese_page_and_changes_nothing(
 
 
 def test_engine_refusals_no_view_handled_become_pages_with_the_apis_status(web_app):
-    from engine.errors import Forbidden, RateLimited, TransientConflict
+    from engine.workflow.errors import Forbidden, RateLimited, TransientConflict
     from web.views import engine_error_page
 
     with web_app.test_request_context("/inbox"):

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine import definitions
-from engine.database import create_db_engine
 from engine.models import ProcessDefinition
+from engine.workflow import definitions
+from engine.workflow.database import create_db_engine
 from web import create_app
 
 ROOT = Path(__file__).resolve().parents[2]

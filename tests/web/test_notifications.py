@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from engine.migrate import alembic_config
 from engine.models import Delivery, LoanApplication, Notification, UserAccount
+from engine.platform.migrate import alembic_config
 from notifications.delivery import deliver_due
 from tests.conftest import rows, scalar
 from tests.notification_helpers import Receiver, connect_webhook, settings

@@ -79,7 +79,7 @@ def test_the_enterprise_sees_the_rejection_reason_and_can_withdraw_before(browse
 
 
 def test_a_breached_task_is_marked_in_the_inbox(browser, parties, engine, clock):
-    from engine.timers import sweep_due_timers
+    from engine.workflow.timers import sweep_due_timers
 
     _apply(browser("ent-user"), parties)
     clock.set(cst("2026-10-11 09:00"))

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from engine.loans import services
 from engine.models import LoanApplication
-from engine.timers import sweep_due_timers
+from engine.workflow.timers import sweep_due_timers
 from tests.conftest import APPROVAL, scalar
 
 

@@ -8,7 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from engine.models import CalendarYear
-from engine.working_days import ImplausibleSchedule, check_whole_year, chinese_calendar_rules, parse_schedule_csv
+from engine.workflow.working_days import (
+    ImplausibleSchedule,
+    check_whole_year,
+    chinese_calendar_rules,
+    parse_schedule_csv,
+)
 from tests.conftest import scalar
 from tests.schedules import whole_year_2027
 

@@ -243,7 +243,7 @@ PRODUCTION_URL = _SERVER_URL.rsplit("/", 1)[0] + "/" + PRODUCTION_DB
 
 @pytest.fixture
 def empty_production_database():
-    from engine.database import create_db_engine
+    from engine.workflow.database import create_db_engine
 
     server = create_db_engine(_SERVER_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
     with server.connect() as conn:
@@ -265,7 +265,7 @@ def _flask(*args: str) -> subprocess.CompletedProcess:
 
 def test_production_init_db_works_on_an_empty_postgresql_database_and_demo_accounts_are_still_refused(
         empty_production_database):
-    from engine.database import create_db_engine
+    from engine.workflow.database import create_db_engine
 
     db = create_db_engine(empty_production_database)
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.timers import sweep_due_timers
+from engine.workflow.timers import sweep_due_timers
 from tests.conftest import cst
 
 
@@ -51,7 +51,8 @@ def test_the_board_shows_each_institutions_record_and_the_weekly_figures(browser
     reference = scalar(engine, sa.select(LoanApplication.reference))
     services.accept(engine, parties.officer_a, reference)
     clock.set(cst("2026-10-09 10:00"))
-    services.approve(engine, parties.officer_a, reference, {**APPROVAL, "amount": Decimal("1234567.89")})
+    services.approve(engine, parties.officer_a, reference, {**APPROVAL, "amount": Decimal("1234567.89"),
+                                                            "conditions": "追加抵押后提高额度"})
     services.disburse(engine, parties.officer_a, reference, {
         "contract_number": "HT-1", "amount": Decimal("1000000.00"), "disbursed_on": date(2026, 10, 9)})
 
@@ -98,7 +99,7 @@ def test_the_supervisor_reads_any_application_with_the_applicant_masked(browser,
 
 
 def test_institution_staff_see_their_own_record_and_nobody_elses(browser, parties, engine, clock):
-    from engine.timers import sweep_due_timers as sweep
+    from engine.workflow.timers import sweep_due_timers as sweep
 
     browser("ent-user").post("/my/applications/new", {
         "product": f"{parties.bank_a_id}:{parties.product_a_id}", "amount": "1000.00", "term_months": "12",

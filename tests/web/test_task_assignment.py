@@ -23,8 +23,8 @@ def _apply(browser, parties):
 
 
 def test_claim_give_back_and_assign(browser, parties, engine, web_app):
-    from engine.access import create_user
     from engine.loans.actors import OFFICER
+    from engine.platform.access import create_user
 
     with engine.transaction() as session:
         create_user(session, engine.clock.now(), "officer-a2", "long-enough-password", OFFICER,

@@ -9,7 +9,7 @@ from flask import Flask, Response, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import EngineError, RateLimited
+from engine.workflow.errors import EngineError, RateLimited
 from web.api.auth import Unauthenticated
 from web.api.errors import (
     MAX_JSON_DEPTH,

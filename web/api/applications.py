@@ -10,10 +10,10 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from engine import privacy
-from engine.errors import NotFound
 from engine.loans import queries, services
 from engine.loans.actors import APPLICATION_NOT_FOUND
+from engine.platform import privacy
+from engine.workflow.errors import NotFound
 from web.api.auth import current_actor
 from web.api.idempotent import idempotent
 from web.api.schemas import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from engine.access import Caller, authenticate, touch_credential
 from engine.loans.actors import Actor
+from engine.platform.access import Caller, authenticate, touch_credential
 
 
 class Unauthenticated(Exception):

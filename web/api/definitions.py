@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_smorest import Blueprint
 
-from engine.access import PROCESS_AUTHOR, SYSTEM_ADMIN
-from engine.definitions import deploy
-from engine.errors import NotFound
 from engine.loans.actors import SUPERVISOR
 from engine.models import ProcessDefinition, ProcessInstance
+from engine.platform.access import PROCESS_AUTHOR, SYSTEM_ADMIN
+from engine.workflow.definitions import deploy
+from engine.workflow.errors import NotFound
 from web.api.auth import current_actor
 from web.api.idempotent import idempotent
 from web.api.schemas import DefinitionOut, DeployIn, ErrorOut, InstanceOut, InstancePageOut, InstanceQuery

@@ -15,7 +15,8 @@ from typing import Any
 from flask import Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import (
+from engine.platform.idempotency import IdempotencyKeyReused
+from engine.workflow.errors import (
     ConcurrencyConflict,
     EngineError,
     Forbidden,
@@ -26,7 +27,6 @@ from engine.errors import (
     ScriptSecurityError,
     ValidationFailed,
 )
-from engine.idempotency import IdempotencyKeyReused
 
 STATUS_OF: list[tuple[type[EngineError], int]] = [
     (RateLimited, 429),

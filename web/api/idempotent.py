@@ -17,9 +17,9 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from engine import idempotency
-from engine.errors import ConcurrencyConflict, EngineError, ValidationFailed
-from engine.runtime import RETRY_ATTEMPTS
+from engine.platform import idempotency
+from engine.workflow.errors import ConcurrencyConflict, EngineError, ValidationFailed
+from engine.workflow.runtime import RETRY_ATTEMPTS
 from web.api.auth import current_caller
 from web.api.errors import engine_error_response
 

@@ -8,9 +8,9 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from engine.access import SYSTEM_ADMIN
-from engine.errors import NotFound
-from engine.incidents import incident_summary, open_incident_summaries, retry_incident
+from engine.platform.access import SYSTEM_ADMIN
+from engine.workflow.errors import NotFound
+from engine.workflow.incidents import incident_summary, open_incident_summaries, retry_incident
 from web.api.auth import current_actor
 from web.api.idempotent import idempotent
 from web.api.schemas import ErrorOut

@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.loans.commands import INSTANT_RULE, MONEY_PATTERN, RATE_PATTERN, Instant, multiline, single_line
-from engine.privacy import mask_account
+from engine.platform.privacy import mask_account
 
 
 class WholeMatch(validate.Regexp):

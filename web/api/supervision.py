@@ -7,9 +7,9 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint
 
-from engine.errors import NotFound
 from engine.loans import queries
 from engine.loans.actors import SUPERVISOR
+from engine.workflow.errors import NotFound
 from web.api.auth import current_actor
 from web.api.schemas import BreachPageOut, BreachQuery, ErrorOut, ScorecardOut
 

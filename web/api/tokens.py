@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint
 
-from engine.access import check_login, issue_user_token
+from engine.platform.access import check_login, issue_user_token
 from web.api.auth import Unauthenticated
 from web.api.schemas import ErrorOut, TokenIn, TokenOut
 from web.auth import client_source, signin_throttle

@@ -1,0 +1,1 @@
+"""The platform's domain around the runtime: accounts, tenancy, privacy, administration, assembly."""

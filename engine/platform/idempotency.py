@@ -1,0 +1,90 @@
+"""Safe retries: the first response to an Idempotency-Key is kept and replayed.
+
+The key is claimed, the operation runs and its response is kept in one transaction, so a crash
+at any point leaves either nothing (the retry runs the request) or the finished result (the
+retry gets it): never an application without its response, or a response without its
+application. Two requests with the same key at once: the second one's claim waits on the first
+one's uncommitted row (PostgreSQL) or on the write lock (SQLite), then finds its response.
+
+A retry with the same body gets that response; with another body it is refused. A refusal that
+would be the same next time (a validation error, a step already taken) is kept too; a transient
+one (a conflict, a rate limit, a failure on our side) is not, so the client may simply retry.
+Records are kept for RETENTION, then purged by the housekeeping job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engine.models import IdempotencyRecord, table_of
+from engine.workflow.database import insert_ignoring_conflicts
+from engine.workflow.errors import ConcurrencyConflict, EngineError, RateLimited
+from engine.workflow.runtime import Engine
+
+RETENTION = timedelta(hours=24)
+_RECORD = table_of(IdempotencyRecord)
+
+
+class IdempotencyKeyReused(EngineError):
+    """The key was used before with a different request."""
+
+    code = "idempotency_key_reused"
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: dict[str, Any]
+
+
+def claim(session: Session, now: datetime, credential_id: int, key: str,
+          request_hash: str) -> StoredResponse | None:
+    """Claim `key` in the caller's transaction; return the stored response if it was answered before."""
+    inserted = session.execute(insert_ignoring_conflicts(session, _RECORD).returning(_RECORD.c.id), {
+        "credential_id": credential_id, "key": key, "request_hash": request_hash, "state": "in_progress",
+        "status_code": None, "response": None, "created_at": now,
+    }).first()
+    if inserted is not None:
+        return None
+    record = session.execute(sa.select(_RECORD.c.request_hash, _RECORD.c.state, _RECORD.c.status_code,
+                                       _RECORD.c.response)
+                             .where(_RECORD.c.credential_id == credential_id, _RECORD.c.key == key)).one()
+    if record.request_hash != request_hash:
+        raise IdempotencyKeyReused("This Idempotency-Key was used with a different request")
+    if record.state == "done":
+        return StoredResponse(record.status_code or 200, record.response or {})
+    # Only a record written before claims and results shared one transaction can be left half-done:
+    # its request never finished, so this one runs it.
+    return None
+
+
+def store(session: Session, credential_id: int, key: str, status_code: int, body: dict[str, Any]) -> None:
+    """Keep the response of the request that claimed `key`, in the same transaction as its effect."""
+    session.execute(sa.update(_RECORD).where(
+        _RECORD.c.credential_id == credential_id, _RECORD.c.key == key
+    ).values(state="done", status_code=status_code, response=body))
+
+
+def keep_refusal(engine: Engine, credential_id: int, key: str, request_hash: str, status_code: int,
+                 body: dict[str, Any]) -> StoredResponse | None:
+    """Keep a lasting refusal under `key` (its own transaction, after the refused one rolled back).
+
+    Returns the response already stored if another request with this key finished meanwhile.
+    """
+    with engine.transaction() as session:
+        stored = claim(session, engine.clock.now(), credential_id, key, request_hash)
+        if stored is None:
+            store(session, credential_id, key, status_code, body)
+        return stored
+
+
+def is_lasting(error: EngineError) -> bool:
+    """Whether the same request would be refused the same way again (so the refusal is kept)."""
+    if isinstance(error, (RateLimited, IdempotencyKeyReused)):
+        return False
+    return not (isinstance(error, ConcurrencyConflict) and error.retryable)

@@ -1,0 +1,69 @@
+"""Loading an official holiday schedule and moving the provisional deadlines it settles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from engine.workflow.calendar_store import store_official_year
+from engine.workflow.errors import NotFound
+from engine.workflow.journal import record_audit
+from engine.workflow.models import ProcessInstance, TimerRow
+from engine.workflow.runtime import Engine, running_instance_ids
+from engine.workflow.working_days import check_whole_year, parse_schedule_csv
+
+
+@dataclass
+class ScheduleLoad:
+    year: int
+    rules: int
+    instances_recomputed: int
+    timers_moved: int
+
+def load_official_schedule(
+    engine: Engine, csv_text: str, source: str, actor: str,
+    progress: Callable[[int, int], None] | None = None, *, partial: bool = False,
+) -> ScheduleLoad:
+    """Store a year's official schedule, then recompute every provisional timer of running instances.
+
+    The schedule is committed first: if recomputation stops half-way, running it again (or loading
+    the same file again) finishes the job, because only still-provisional timers are revisited.
+    A file that cannot be a whole year's schedule is refused (ImplausibleSchedule) unless `partial`.
+    """
+    year, rules = parse_schedule_csv(csv_text)
+    if not partial:  # a part of a year only on purpose (`flask calendar load --partial`)
+        check_whole_year(year, rules)
+    with engine.transaction() as session:
+        store_official_year(session, year, rules, source, actor, engine.clock)
+        record_audit(session, engine.clock.now(), actor, "calendar_loaded",
+                     detail={"year": year, "rules": len(rules), "source": source})
+    instances, moved = recompute_provisional_deadlines(engine, actor, progress)
+    return ScheduleLoad(year, len(rules), instances, moved)
+
+def recompute_provisional_deadlines(
+    engine: Engine, actor: str, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, int]:
+    """Re-evaluate the timers of every running instance that still has a provisional one."""
+    with engine.transaction() as session:
+        candidates = set(session.scalars(
+            sa.select(TimerRow.instance_id).where(TimerRow.state == "waiting", TimerRow.provisional.is_(True))
+        ))
+        instance_ids = [i for i in running_instance_ids(session) if i in candidates]
+    moved_total = 0
+    for done, instance_id in enumerate(instance_ids, start=1):
+        with engine.transaction() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise NotFound(f"Process instance {instance_id} doesn't exist.")
+            operation = engine.open(session, instance)
+            moved = operation.recompute_timers()
+            operation.save(actor)
+            moved_total += moved
+            record_audit(session, engine.clock.now(), actor, "deadlines_recomputed",
+                         instance_id=instance_id, application_id=operation.context.case_id,
+                         detail={"timers_moved": moved})
+        if progress is not None:
+            progress(done, len(instance_ids))
+    return len(instance_ids), moved_total

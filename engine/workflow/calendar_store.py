@@ -1,0 +1,66 @@
+"""The working-day calendar kept in the database: seeding, loading a year, a cached view."""
+
+from __future__ import annotations
+
+from datetime import date
+from threading import Lock
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engine.workflow.clock import Clock
+from engine.workflow.models import CalendarDay, CalendarYear
+from engine.workflow.working_days import DayRule, WorkingDayCalendar, chinese_calendar_rules
+
+
+def seed_calendar(session: Session, clock: Clock, actor: str = "system") -> bool:
+    """Fill an empty calendar from the chinese_calendar package; return whether it did."""
+    if session.scalar(sa.select(sa.func.count()).select_from(CalendarYear)):
+        return False
+    rules, years = chinese_calendar_rules()
+    session.add_all(CalendarDay(day=r.day, kind=r.kind, name=r.name) for r in rules)
+    now = clock.now()
+    session.add_all(
+        CalendarYear(year=y, source="chinese_calendar", loaded_at=now, loaded_by=actor) for y in sorted(years)
+    )
+    session.flush()
+    return True
+
+
+def store_official_year(
+    session: Session, year: int, rules: list[DayRule], source: str, actor: str, clock: Clock
+) -> None:
+    """Replace one year's rules with its official schedule and mark the year official."""
+    session.execute(
+        sa.delete(CalendarDay).where(CalendarDay.day.between(date(year, 1, 1), date(year, 12, 31)))
+    )
+    session.add_all(CalendarDay(day=r.day, kind=r.kind, name=r.name) for r in rules)
+    existing = session.get(CalendarYear, year)
+    if existing is None:
+        session.add(CalendarYear(year=year, source=source, loaded_at=clock.now(), loaded_by=actor))
+    else:
+        existing.source, existing.loaded_at, existing.loaded_by = source, clock.now(), actor
+    session.flush()
+
+
+class CalendarProvider:
+    """Builds the calendar from the database and reuses it until a year is loaded anywhere."""
+
+    def __init__(self) -> None:
+        self._calendar: WorkingDayCalendar | None = None
+        self._fingerprint: tuple[object, ...] | None = None
+        self._lock = Lock()
+
+    def get(self, session: Session) -> WorkingDayCalendar:
+        # Cheap check that also sees loads made by other processes.
+        fingerprint = tuple(session.execute(
+            sa.select(sa.func.count(), sa.func.max(CalendarYear.loaded_at)).select_from(CalendarYear)
+        ).one())
+        calendar = self._calendar
+        if calendar is None or fingerprint != self._fingerprint:
+            rules = [DayRule(d.day, d.kind, d.name) for d in session.scalars(sa.select(CalendarDay))]
+            years = session.scalars(sa.select(CalendarYear.year)).all()
+            calendar = WorkingDayCalendar(rules, years)
+            with self._lock:
+                self._calendar, self._fingerprint = calendar, fingerprint
+        return calendar

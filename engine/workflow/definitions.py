@@ -1,0 +1,176 @@
+"""Process definitions: deploy a BPMN model (with the forms it names) as a new version, find the
+latest, cache parsed specs and forms."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from threading import Lock
+from typing import Literal, overload
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engine.workflow.adapter import ParsedModel, parse_model, user_task_properties
+from engine.workflow.clock import Clock
+from engine.workflow.errors import ModelError, NotFound
+from engine.workflow.forms import FormDefinition, parse_form
+from engine.workflow.models import ProcessDefinition, ProcessResource
+
+BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
+FORMS_DIR = BPMN_DIR / "forms"
+# Who may act on a user task (its `role` property): see docs/MODELING.md.
+ROLES = ("enterprise", "institution", "supervisor", "operator")
+# Who deployed the models shipped in bpmn/ (as opposed to an author).
+SEED_ACTOR = "system:seed"
+
+
+class SpecCache:
+    """Parsed models keyed by the hash of their XML: a definition never changes once deployed."""
+
+    def __init__(self) -> None:
+        self._models: dict[tuple[str, str], ParsedModel] = {}
+        self._lock = Lock()
+
+    def get(self, definition: ProcessDefinition) -> ParsedModel:
+        key = (definition.sha256, definition.key)
+        model = self._models.get(key)
+        if model is None:
+            model = parse_model(definition.bpmn_xml, definition.key)
+            with self._lock:
+                self._models[key] = model
+        return model
+
+
+def sha256_of(xml: str, forms: Mapping[str, str] | None = None) -> str:
+    """The hash of a deployment: the BPMN and every form deployed with it."""
+    digest = hashlib.sha256(xml.encode("utf-8"))
+    for key in sorted(forms or {}):
+        digest.update(b"\0form\0" + key.encode("utf-8") + b"\0" + (forms or {})[key].encode("utf-8"))
+    return digest.hexdigest()
+
+
+def check_model(model: ParsedModel, forms: Mapping[str, FormDefinition]) -> None:
+    """Refuse a model whose user tasks name no known role or a form not deployed with it."""
+    for bpmn_id, properties in user_task_properties(model):
+        role = properties.get("role")
+        if role not in ROLES:
+            raise ModelError(f"User task {bpmn_id} needs a role property, one of {', '.join(ROLES)} "
+                             f"(found {role!r})", activity=bpmn_id)
+        form_key = properties.get("form")
+        if form_key and form_key not in forms:
+            raise ModelError(f"User task {bpmn_id} names the form {form_key!r}, which is not deployed with "
+                             "the model", activity=bpmn_id)
+
+
+def _form_texts(forms: Mapping[str, str | Mapping[str, object]] | None) -> dict[str, str]:
+    texts = {}
+    for key, form in (forms or {}).items():
+        texts[key] = form if isinstance(form, str) else json.dumps(form, ensure_ascii=False, sort_keys=True)
+    return texts
+
+
+def parse_forms(texts: Mapping[str, str]) -> dict[str, FormDefinition]:
+    parsed = {}
+    for name, text in texts.items():
+        form = parse_form(text)
+        if form.key != name:
+            raise ModelError(f"The form deployed as {name!r} has the id {form.key!r}")
+        parsed[form.key] = form
+    return parsed
+
+
+def deploy(session: Session, xml: str, actor: str, clock: Clock, key: str | None = None,
+           forms: Mapping[str, str | Mapping[str, object]] | None = None,
+           reason: str | None = None) -> ProcessDefinition:
+    """Validate a model with its forms and store them as the next version of its process key.
+
+    `forms` maps each form key to its form-js JSON (text or parsed); a form the model names but
+    the bundle leaves out is carried over from the latest version. Deploying the same bundle
+    as the latest version returns that version instead of a copy. The definition row is the
+    deploy's record: who, when, why and the bundle's sha256; it is never changed.
+    """
+    model = parse_model(xml, key)
+    latest = latest_definition(session, model.process_id, required=False)
+    texts = _form_texts(forms)
+    if latest is not None:  # forms the bundle leaves out are the previous version's
+        named = {properties["form"] for _, properties in user_task_properties(model) if properties.get("form")}
+        for row in _resources(session, latest.id, "form"):
+            if row.name in named and row.name not in texts:
+                texts[row.name] = row.content
+    check_model(model, parse_forms(texts))
+    digest = sha256_of(xml, texts)
+    if latest is not None and latest.sha256 == digest:
+        return latest
+    now = clock.now()
+    definition = ProcessDefinition(
+        key=model.process_id,
+        version=(latest.version + 1) if latest else 1,
+        name=model.name,
+        bpmn_xml=xml,
+        sha256=digest,
+        deployed_at=now,
+        deployed_by=actor,
+        reason=reason,
+    )
+    session.add(definition)
+    session.flush()
+    for name, text in sorted(texts.items()):
+        session.add(ProcessResource(definition_id=definition.id, kind="form", name=name, content=text))
+    session.flush()
+    return definition
+
+
+def shipped_forms(xml: str) -> dict[str, str]:
+    """The forms in bpmn/forms/ that a shipped model's user tasks name."""
+    keys = {properties["form"] for _, properties in user_task_properties(parse_model(xml))
+            if properties.get("form")}
+    return {key: (FORMS_DIR / f"{key}.form.json").read_text(encoding="utf-8")
+            for key in sorted(keys) if (FORMS_DIR / f"{key}.form.json").is_file()}
+
+
+def _resources(session: Session, definition_id: int, kind: str) -> list[ProcessResource]:
+    return list(session.scalars(sa.select(ProcessResource).where(
+        ProcessResource.definition_id == definition_id, ProcessResource.kind == kind)))
+
+
+def forms_of(session: Session, definition_id: int) -> dict[str, FormDefinition]:
+    """The parsed forms deployed with a definition."""
+    return parse_forms({row.name: row.content for row in _resources(session, definition_id, "form")})
+
+
+def seed_shipped_models(session: Session, clock: Clock) -> list[ProcessDefinition]:
+    """Deploy the models in bpmn/ that an author has not taken over; return what was deployed.
+
+    A shipped model is deployed when its process has no version yet, or when the latest version
+    is an earlier shipped one (this release updated it). Once an author has deployed a version,
+    the shipped file never replaces it: `flask deploy bpmn/<file>` does that on purpose.
+    """
+    deployed = []
+    for path in sorted(BPMN_DIR.glob("*.bpmn")):
+        xml = path.read_text(encoding="utf-8")
+        model = parse_model(xml)
+        forms = shipped_forms(xml)
+        latest = latest_definition(session, model.process_id, required=False)
+        if latest is None or (latest.deployed_by == SEED_ACTOR and latest.sha256 != sha256_of(xml, forms)):
+            deployed.append(deploy(session, xml, SEED_ACTOR, clock, forms=forms, reason="shipped model"))
+    return deployed
+
+
+@overload
+def latest_definition(session: Session, key: str, required: Literal[True] = True) -> ProcessDefinition: ...
+@overload
+def latest_definition(session: Session, key: str, required: bool) -> ProcessDefinition | None: ...
+def latest_definition(session: Session, key: str, required: bool = True) -> ProcessDefinition | None:
+    """The newest deployed version of `key`; NotFound if there is none, unless not `required`."""
+    definition = session.scalars(
+        sa.select(ProcessDefinition)
+        .where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    ).first()
+    if definition is None and required:
+        raise NotFound(f"No process definition {key!r} is deployed")
+    return definition

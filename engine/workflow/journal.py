@@ -1,0 +1,43 @@
+"""The audit trail and the outbox, both written in the caller's transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from engine.workflow.models import AuditEvent, OutboxMessage, table_of
+
+_INSERT_AUDIT = sa.insert(table_of(AuditEvent))
+_INSERT_OUTBOX = sa.insert(table_of(OutboxMessage))
+
+
+def record_audit(
+    session: Session,
+    at: datetime,
+    actor: str,
+    action: str,
+    *,
+    application_id: int | None = None,
+    instance_id: int | None = None,
+    status_before: str | None = None,
+    status_after: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one audit event; events are never updated or deleted."""
+    session.connection().execute(_INSERT_AUDIT, {
+        "at": at, "actor": actor, "action": action, "application_id": application_id,
+        "instance_id": instance_id, "status_before": status_before, "status_after": status_after,
+        "detail": detail or {},
+    })
+
+
+def enqueue(session: Session, at: datetime, topic: str, payload: dict[str, Any]) -> None:
+    """Queue a message for delivery; it leaves only if the surrounding transaction commits."""
+    session.connection().execute(_INSERT_OUTBOX, {
+        "created_at": at, "topic": topic, "idempotency_key": uuid.uuid4().hex, "payload": payload,
+        "status": "pending", "attempts": 0, "next_attempt_at": at, "delivered_at": None, "last_error": None,
+    })
