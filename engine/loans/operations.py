@@ -64,7 +64,7 @@ def record_decision(operation: InstanceOperation, task: TaskRow, values: dict[st
     application.decided_at, application.decided_by, application.updated_at = now, actor.id, now
     application.decision_working_days = operation.calendar.working_days_between(application.submitted_at, now)
     journal(operation, action, before, application, detail)
-    return detail
+    return {**detail, "decided_at": now.isoformat()}
 
 
 def _check_within_request(application: LoanApplication, amount: Decimal, term: int, conditions: str | None) -> None:

@@ -23,8 +23,7 @@ from engine.loans.actors import (
     Actor,
 )
 from engine.models import LoanApplication, TaskRow, UserAccount
-
-SYSTEM_ADMIN = "system_admin"
+from engine.platform.access import SYSTEM_ADMIN
 
 
 class LoanTaskPolicy:
@@ -73,6 +72,20 @@ class LoanTaskPolicy:
         if task.role == "operator":
             return colleague.role == SYSTEM_ADMIN
         return False  # an enterprise's task is the enterprise's
+
+    def may_start(self, session: Session, actor: Actor, role: str, business_key: str) -> bool:
+        """A process for an application is started by a party of it (or a supervisor/operator)."""
+        application = session.scalars(sa.select(LoanApplication).where(
+            LoanApplication.reference == business_key)).first()
+        if application is None:
+            return False
+        if role == "institution":
+            return actor.role in INSTITUTION_ROLES and actor.institution_id == application.institution_id
+        if role == "enterprise":
+            return actor.role == ENTERPRISE and actor.enterprise_id == application.enterprise_id
+        if role == "supervisor":
+            return actor.role == SUPERVISOR
+        return role == "operator" and actor.role == SYSTEM_ADMIN
 
     def case_status(self, session: Session, task: TaskRow) -> str | None:
         if task.application_id is None:

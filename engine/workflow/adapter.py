@@ -399,6 +399,14 @@ def user_task_properties(model: ParsedModel) -> list[tuple[str, dict[str, str]]]
     return found
 
 
+def start_event_properties(model: ParsedModel) -> dict[str, str]:
+    """The properties of the top-level process's start event (who may start it, its form)."""
+    for task_spec in model.spec.task_specs.values():
+        if task_spec.__class__.__name__ == "StartEvent" and getattr(task_spec, "bpmn_id", None):
+            return spec_properties(task_spec)
+    return {}
+
+
 def spec_documentation(model: ParsedModel, bpmn_id: str) -> str | None:
     """The documentation the model gives an element, if any."""
     for spec in [model.spec, *model.subprocess_specs.values()]:
@@ -479,6 +487,7 @@ class ActiveTask:
     target_bpmn_id: str | None
     target_name: str | None
     target_lane: str | None
+    target_properties: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -545,7 +554,8 @@ def _active_task(task: SpiffTask, spec_diff: Any, workflow_diff: Any, gone: set[
     target_id = getattr(target, "bpmn_id", None)
     return ActiveTask(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, _kind(spec),
                       TaskState.get_name(task.state).lower(), outcome, changes, target_id,
-                      getattr(target, "bpmn_name", None) or target_id, getattr(target, "lane", None))
+                      getattr(target, "bpmn_name", None) or target_id, getattr(target, "lane", None),
+                      spec_properties(target) if target is not None else {})
 
 
 def _changes(parts: list[_Part]) -> WorkflowChanges:

@@ -66,7 +66,8 @@ def deploy_definition(args: dict[str, Any]) -> Any:
     _require((PROCESS_AUTHOR, SYSTEM_ADMIN))
     engine = current_app.extensions["engine"]
     with engine.transaction() as session:
-        return deploy(session, args["bpmn_xml"], current_actor().id, engine.clock)
+        return deploy(session, args["bpmn_xml"], current_actor().id, engine.clock, forms=args["forms"],
+                      reason=args["reason"])
 
 
 @blp.route("/<key>/<int(max=2147483647):version>/instances")

@@ -201,10 +201,16 @@ class DefinitionOut(Schema):
     sha256 = fields.String()
     deployed_at = fields.DateTime()
     deployed_by = fields.String()
+    reason = fields.String(allow_none=True, metadata={"description": "Why the author deployed it"})
 
 
 class DeployIn(Schema):
     bpmn_xml = fields.String(required=True, validate=validate.Length(min=1, max=2_000_000))
+    forms = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)), values=fields.Dict(),
+                        load_default=dict, metadata={
+                            "description": "Forms its user tasks name, by key (@bpmn-io/form-js JSON); a form "
+                                           "left out is carried over from the latest version"})
+    reason = fields.String(validate=[validate.Length(max=1000), single_line], load_default=None)
 
 
 class InstanceQuery(Schema):

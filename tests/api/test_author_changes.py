@@ -1,0 +1,88 @@
+"""Changes an author makes in the model only — a new task with its role, form and deadline, a
+disbursement deadline — work end to end through the task API, the banks' façade and the sweep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from engine.models import LoanApplication, SlaBreach, TaskRow
+from engine.workflow.timers import sweep_due_timers
+from tests.api.author_variants import GUARANTEE_FORM, with_disbursement_deadline, with_guarantee_review
+from tests.conftest import APPROVAL, application_input, scalar
+
+
+def deploy(callers, xml: str, forms: dict | None = None) -> dict:
+    answer = callers.author.post("/api/v1/process-definitions",
+                                 {"bpmn_xml": xml, "forms": forms or {}, "reason": "担保审查（省方案）"})
+    assert answer.status_code == 201, answer.json
+    return answer.json
+
+
+def open_tasks(caller, case: str) -> list[dict]:
+    return [task for task in caller.get("/api/v1/tasks").json["items"] if task["case"] == case]
+
+
+def test_a_new_task_with_its_own_role_form_and_deadline_needs_no_code(callers, parties, clock, engine):
+    deployed = deploy(callers, with_disbursement_deadline(with_guarantee_review()),
+                      {"guarantee_review": GUARANTEE_FORM})
+    assert deployed["version"] == 2 and deployed["reason"] == "担保审查（省方案）"
+    case = callers.enterprise.post("/api/v1/applications", application_input(parties, clock.now())).json["reference"]
+    assert callers.bank_a.post(f"/api/v1/applications/{case}/accept", {}).status_code == 200
+
+    [task] = open_tasks(callers.bank_a, case)
+    assert (task["name"], task["commitment"], task["role"]) == ("担保审查", "guarantee", "institution")
+    assert open_tasks(callers.bank_b, case) == [] and open_tasks(callers.enterprise, case) == []
+    assert callers.bank_a.get(f"/api/v1/tasks/{task['id']}").json["form"]["id"] == "guarantee_review"
+    # The bank's façade cannot skip it: the decision task is not open yet.
+    assert callers.bank_a.post(f"/api/v1/applications/{case}/decision",
+                               {"decision": "approve", **_api(APPROVAL)}).status_code == 409
+
+    refused = callers.bank_a.post(f"/api/v1/tasks/{task['id']}/complete", {"data": {"guarantee_ok": "maybe"}})
+    assert refused.status_code == 422 and set(refused.json["errors"]) == {"guarantee_ok", "guarantor"}
+
+    clock.set(clock.now() + timedelta(days=10))  # past the guarantee deadline (2 working days)
+    sweep_due_timers(engine)
+    breach = _breach(engine, "guarantee")
+    assert breach.institution_id == parties.bank_a_id and breach.resolved_at is None
+
+    done = callers.bank_a.post(f"/api/v1/tasks/{task['id']}/complete",
+                               {"data": {"guarantee_ok": "yes", "guarantor": "湖南省融资担保集团"}})
+    assert done.status_code == 200, done.json
+    assert _breach(engine, "guarantee").resolution == "acted"
+    assert callers.bank_a.post(f"/api/v1/applications/{case}/decision",
+                               {"decision": "approve", **_api(APPROVAL)}).status_code == 200
+
+    [disburse] = open_tasks(callers.bank_a, case)
+    assert disburse["step"] == "disbursement" and disburse["commitment"] == "disbursement"
+    clock.set(clock.now() + timedelta(days=20))
+    sweep_due_timers(engine)
+    assert _breach(engine, "disbursement").institution_id == parties.bank_a_id
+    assert scalar(engine, sa.select(LoanApplication.status).where(LoanApplication.reference == case)) == "approved"
+
+
+def test_running_cases_keep_their_version(callers, parties, clock, engine):
+    old = callers.enterprise.post("/api/v1/applications", application_input(parties, clock.now())).json["reference"]
+    deploy(callers, with_guarantee_review(), {"guarantee_review": GUARANTEE_FORM})
+    callers.bank_a.post(f"/api/v1/applications/{old}/accept", {})
+    assert [t["step"] for t in open_tasks(callers.bank_a, old)] == ["decision"]
+    assert scalar(engine, sa.select(sa.func.count()).select_from(TaskRow).where(
+        TaskRow.bpmn_id == "Guarantee_Review")) == 0
+
+
+def test_a_model_naming_a_form_it_does_not_bring_is_refused(callers):
+    answer = callers.author.post("/api/v1/process-definitions", {"bpmn_xml": with_guarantee_review()})
+    assert answer.status_code == 422
+    assert "guarantee_review" in answer.json["message"]
+
+
+def _breach(engine, kind: str) -> SlaBreach:
+    with engine.reading() as session:
+        breach = session.scalars(sa.select(SlaBreach).where(SlaBreach.kind == kind)).one()
+        session.expunge(breach)
+        return breach
+
+
+def _api(approval: dict) -> dict:
+    return {key: str(value) if not isinstance(value, int) else value for key, value in approval.items()}
