@@ -19,7 +19,7 @@ from web.api.idempotent import idempotent
 from web.api.schemas import ErrorOut
 
 PREFIX = ""
-blp = Blueprint("tasks", __name__, description="Tasks of every process, their forms, and starting a process")
+blp = Blueprint("task_api", __name__, description="Tasks of every process, their forms, and starting a process")
 MAX_ID = 2**31 - 1
 ERRORS = (401, 403, 404, 409, 422)
 KEY = validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
