@@ -53,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         process_view,
         security_headers,
         supervision,
+        tasks,
         views,
     )
 
@@ -65,6 +66,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     views.init_app(app)
     inbox.init_app(app)
     enterprise.init_app(app)
+    tasks.init_app(app)
     process_view.init_app(app)
     supervision.init_app(app)
     admin.init_app(app)

@@ -85,6 +85,7 @@ def test_nul_characters_in_forms_are_refused(browser, parties, engine):
 # sent to sign in when anonymous. A new route fails this test until it is declared here.
 PUBLIC = {"static", "assets.vendor", "auth.login", "auth.logout", "auth.password", "home.index", "home.healthz"}
 STAFF_A = {"officer-a", "bank-admin-a"}
+USERS_WITH_TASKS = {"ent-user", "other-user", "officer-a", "officer-b", "bank-admin-a", "supervisor", "admin"}
 AUDIENCE = {
     "inbox.index": STAFF_A | {"officer-b"}, "inbox.record": STAFF_A | {"officer-b"},  # each sees their own
     "inbox.show": STAFF_A, "inbox.reveal_contact": STAFF_A, "inbox.take_step": STAFF_A,
@@ -96,6 +97,10 @@ AUDIENCE = {
     "process_view.position": STAFF_A | {"ent-user", "supervisor"},
     "supervision.board": {"supervisor"}, "supervision.breaches_csv": {"supervisor"},
     "supervision.applications": {"supervisor"},
+    # the task pages: the list for every role that can have tasks (each sees their own), the open task
+    # (institution A's Accept) for A's staff only
+    "task_pages.index": USERS_WITH_TASKS, "task_pages.show": STAFF_A, "task_pages.complete": STAFF_A,
+    "task_pages.claim": STAFF_A, "task_pages.unclaim": STAFF_A,
     "admin_incidents.index": {"admin"}, "admin_incidents.retry": {"admin"},
     "admin_deliveries.index": {"admin"}, "admin_deliveries.retry": {"admin"},
     # every signed-in user has notifications; each sees only their own (tests/web/test_notification_pages.py)
@@ -104,6 +109,7 @@ AUDIENCE = {
 }
 USERS = ["ent-user", "other-user", "officer-a", "officer-b", "bank-admin-a", "supervisor", "author", "admin"]
 FORMS = {"inbox.take_step": {"note": "x"}, "inbox.task_assignment": {"assignee": "officer-a"},
+         "task_pages.complete": {"note": "x"}, "task_pages.claim": {"take_over": "1"},
          "enterprise.withdraw": {"reason": "x"}}
 
 
