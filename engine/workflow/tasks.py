@@ -169,8 +169,8 @@ def list_tasks(engine: Engine, actor: Any, *, state: str = "open", process_key: 
 
 def _working_days_left(calendar: Any, now: datetime, due: datetime) -> int:
     """Working days from today to the due day (negative: how many working days late)."""
-    if due >= now:
-        return int(calendar.working_days_between(now, due))
+    if due > now:
+        return int(calendar.working_days_left(now, due))
     return -int(calendar.working_days_late(due, now))
 
 
@@ -204,6 +204,13 @@ def _lock_task(engine: Engine, session: Session, actor: Any, task_id: int) -> tu
     return found[0], instance
 
 
+def _claimed_by(assignee: str | None) -> ConcurrencyConflict:
+    """A colleague holds the task: running again would not change that (not retryable)."""
+    conflict = ConcurrencyConflict("Already claimed by a colleague", status="claimed", assignee=assignee)
+    conflict.retryable = False
+    return conflict
+
+
 def _ensure_open(task: TaskRow) -> None:
     if task.state == "completed":
         raise StepAlreadyTaken("This task is no longer open", status=task.state)
@@ -228,7 +235,7 @@ def claim(engine: Engine, actor: Any, task_id: int, take_over: bool = False) -> 
             raise Forbidden("You may not act on this task")
         previous = task.assignee
         if previous not in (None, actor.id) and not take_over:
-            raise ConcurrencyConflict("Already claimed by a colleague", status="claimed", assignee=previous)
+            raise _claimed_by(previous)
         if previous == actor.id:
             return task
         task.assignee, task.claimed_at = actor.id, engine.clock.now()
@@ -306,7 +313,7 @@ def complete_in(operation: InstanceOperation, actor: Any, task: TaskRow, data: M
     if not policy.may_act(session, actor, task):
         raise Forbidden("You may not act on this task")
     if task.assignee not in (None, actor.id) and not policy.acts_as_institution(actor):
-        raise ConcurrencyConflict("Already claimed by a colleague", status="claimed", assignee=task.assignee)
+        raise _claimed_by(task.assignee)
     spiff_task = spiff.find_task(operation.workflow, task.spiff_task_id)
     if spiff_task is None or not spiff.is_ready_user_task(spiff_task):
         raise InvalidTransition("The process has no open task for this step", status=task.state)
