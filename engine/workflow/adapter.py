@@ -573,6 +573,7 @@ def _changes(parts: list[_Part]) -> WorkflowChanges:
         added += [ts.bpmn_id for ts in spec_diff.added if ts.bpmn_id]
         removed += [ts.bpmn_id for ts in spec_diff.removed if ts.bpmn_id]
         gone = set(workflow_diff.removed)
+        # BPMN elements before Spiff's own (a boundary event split), so a refusal names what the admin knows.
         for task in sorted(owner.tasks.values(), key=lambda task: task.task_spec.bpmn_id is None):
             element = task.task_spec.bpmn_id or task.task_spec.name
             if task in gone and task.state & TaskState.FINISHED_MASK:
@@ -583,7 +584,7 @@ def _changes(parts: list[_Part]) -> WorkflowChanges:
                                                  f"The case is at {element}, which the new model lacks"))
             if task.state & (_ACTIVE | TaskState.STARTED) and task.task_spec.bpmn_id:
                 active.append(_active_task(task, spec_diff, workflow_diff, gone))
-    # Where the case is comes first, BPMN elements before Spiff's own: what an admin must act on.
+    # Where the case is comes first: that is what an admin must act on.
     blockers.sort(key=lambda blocker: blocker.code != "active_task_removed")
     return WorkflowChanges(tuple(active), changed, tuple(added), tuple(removed), tuple(blockers))
 

@@ -37,8 +37,9 @@ def _url(instance_id: int) -> str:
 
 
 def _version_of(engine, instance_id: int) -> int:
-    return scalar(engine, sa.select(ProcessDefinition.version).join(
-        ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id).where(ProcessInstance.id == instance_id))
+    return scalar(engine, sa.select(ProcessDefinition.version)
+                  .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
+                  .where(ProcessInstance.id == instance_id))
 
 
 def test_nobody_but_system_admins_sees_or_migrates_a_case(callers, case, engine):

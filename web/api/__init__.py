@@ -79,10 +79,10 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     app.extensions["api"] = api
 
-    from web.api import applications, definitions, docs, incidents, supervision, tasks, tokens
+    from web.api import applications, definitions, docs, incidents, migrations, supervision, tasks, tokens
     from web.auth import csrf
 
-    for module in (applications, supervision, definitions, tokens, incidents, tasks):
+    for module in (applications, supervision, definitions, tokens, incidents, migrations, tasks):
         csrf.exempt(module.blp)  # bearer tokens, no cookies: CSRF cannot ride on them
         api.register_blueprint(module.blp, url_prefix=f"{API_PREFIX}{module.PREFIX}")
     app.register_blueprint(docs.bp, url_prefix=API_PREFIX)
