@@ -407,8 +407,9 @@ def test_every_read_endpoint_answers_what_the_openapi_document_declares(app, cal
                                                   ("ent-user", "officer-a", "supervisor", "author", "sysadmin")]
     instance = _fresh_caller(client, engine, "supervisor").get(
         "/api/v1/process-definitions/loan_lifecycle/1/instances").json["items"][0]["id"]
+    task = callers.bank_a.get("/api/v1/tasks").json["items"][0]["id"]
     values = {"reference": done, "institution_id": parties.bank_a_id, "key": "loan_lifecycle", "version": 1,
-              "instance_id": instance}
+              "instance_id": instance, "task_id": task}
     document = _Document(client.get("/api/v1/openapi.json").json)
     reads = [path for path, operations in document.spec["paths"].items() if "get" in operations]
     assert len(reads) >= 7
