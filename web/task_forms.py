@@ -11,7 +11,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from engine.workflow.forms import FormDefinition, FormField, condition_values, message
+from engine.workflow.form_submissions import condition_values, message
+from engine.workflow.forms import FormDefinition, FormField
 
 # Every problem code the engine words (engine.workflow.forms, and the loan steps' own checks).
 PROBLEMS = {

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from engine.loans.operations import EFFECTS, close_open_breaches
 from engine.models import LoanApplication, ProcessInstance, SlaBreach, TaskRow, TimerRow, table_of
 from engine.workflow.adapter import ServiceHandler, SpiffTask, fired_timer_of, task_bpmn_id, task_properties
+from engine.workflow.binding import InstanceContext
 from engine.workflow.database import insert_ignoring_conflicts
 from engine.workflow.errors import ModelError, NotFound
 from engine.workflow.journal import enqueue, record_audit
-from engine.workflow.runtime import InstanceContext, InstanceOperation
+from engine.workflow.runtime import InstanceOperation
 
 LOAN_PROCESS_KEY = "loan_lifecycle"
 TIMER_ACTOR = "system:timer"

@@ -22,9 +22,10 @@ from engine.loans.operations import close_open_breaches, journal
 from engine.loans.task_policy import LoanTaskPolicy
 from engine.models import CreditAuthorization, Enterprise, Institution, LoanApplication, LoanProduct, TaskRow
 from engine.workflow import tasks
+from engine.workflow.binding import InstanceContext
 from engine.workflow.definitions import latest_definition
 from engine.workflow.errors import Forbidden, InvalidTransition, NotFound, StepAlreadyTaken, ValidationFailed
-from engine.workflow.runtime import Engine, InstanceContext, InstanceOperation, retry_on_conflict
+from engine.workflow.runtime import Engine, InstanceOperation, retry_on_conflict
 
 WITHDRAWAL_MESSAGE = "withdrawal_requested"
 APPLICATION_NOT_FOUND = "No such application."

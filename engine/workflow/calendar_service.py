@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from engine.workflow.calendar_store import store_official_year
-from engine.workflow.errors import NotFound
 from engine.workflow.journal import record_audit
 from engine.workflow.models import ProcessInstance, TimerRow
-from engine.workflow.runtime import Engine, running_instance_ids
+from engine.workflow.runtime import Engine
 from engine.workflow.working_days import check_whole_year, parse_schedule_csv
 
 
@@ -47,23 +47,29 @@ def recompute_provisional_deadlines(
 ) -> tuple[int, int]:
     """Re-evaluate the timers of every running instance that still has a provisional one."""
     with engine.transaction() as session:
-        candidates = set(session.scalars(
-            sa.select(TimerRow.instance_id).where(TimerRow.state == "waiting", TimerRow.provisional.is_(True))
-        ))
-        instance_ids = [i for i in running_instance_ids(session) if i in candidates]
+        instance_ids = list(session.scalars(
+            sa.select(TimerRow.instance_id).distinct()
+            .join(ProcessInstance, ProcessInstance.id == TimerRow.instance_id)
+            .where(TimerRow.state == "waiting", TimerRow.provisional.is_(True), ProcessInstance.status == "running")
+            .order_by(TimerRow.instance_id)))
     moved_total = 0
     for done, instance_id in enumerate(instance_ids, start=1):
-        with engine.transaction() as session:
-            instance = session.get(ProcessInstance, instance_id)
-            if instance is None:
-                raise NotFound(f"Process instance {instance_id} doesn't exist.")
-            operation = engine.open(session, instance)
-            moved = operation.recompute_timers()
-            operation.save(actor)
-            moved_total += moved
-            record_audit(session, engine.clock.now(), actor, "deadlines_recomputed",
-                         instance_id=instance_id, application_id=operation.context.case_id,
-                         detail={"timers_moved": moved})
+        moved_total += engine.retrying(functools.partial(_recompute_one, engine, actor, instance_id))
         if progress is not None:
             progress(done, len(instance_ids))
     return len(instance_ids), moved_total
+
+
+def _recompute_one(engine: Engine, actor: str, instance_id: int) -> int:
+    """One case's timers again, holding its lock (a step or the sweep on it waits, then sees the result)."""
+    with engine.transaction() as session:
+        instance = engine.lock_instance(session, instance_id)
+        if instance is None or instance.status != "running":
+            return 0  # finished (or gone) since the candidates were listed
+        operation = engine.open(session, instance)
+        moved = operation.recompute_timers()
+        operation.save(actor)
+        record_audit(session, engine.clock.now(), actor, "deadlines_recomputed",
+                     instance_id=instance_id, application_id=operation.context.case_id,
+                     detail={"timers_moved": moved})
+        return moved

@@ -11,40 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from engine.workflow.errors import ModelError, ValidationFailed
+from engine.workflow.errors import ModelError
+from engine.workflow.form_conditions import KEY, Condition, ConditionError, parse_condition
 
 MAX_FORM_BYTES = 200 * 1024
 MAX_DEPTH = 20
 MAX_COMPONENTS = 200
 MAX_PATTERN_LENGTH = 200
-MAX_CONDITION_LENGTH = 1000
-KEY = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
-
-Problem = tuple[str, dict[str, Any]]
-MESSAGES = {
-    "unknown_field": "Unknown field.",
-    "required": "Required.",
-    "not_text": "Must be text.",
-    "nul": "NUL characters are not allowed.",
-    "control_characters": "Control characters are not allowed.",
-    "min_length": "At least {min} characters.",
-    "max_length": "At most {max} characters.",
-    "pattern": "Not in the expected format.",
-    "not_a_number": "Not a valid number.",
-    "decimal_places": "Too many decimal places (at most {max}).",
-    "min": "Must be at least {min}.",
-    "max": "Must be at most {max}.",
-    "not_an_option": "Not one of the choices.",
-    "not_a_boolean": "Must be true or false.",
-    "not_a_date": "Not a valid date (YYYY-MM-DD).",
-    "in_future": "Cannot be in the future.",
-}
 
 _COMMON = frozenset({"type", "key", "label", "description", "defaultValue", "validate", "conditional", "properties"})
 COMPONENT_KEYS = {
@@ -66,52 +43,12 @@ PROPERTY_KEYS = {"textfield": _LABELS, "textarea": _LABELS, "number": _LABELS | 
 # (decimal places, smallest, largest) of the number formats: exact decimals kept as text.
 FORMATS = {"money": (2, Decimal("0.01"), Decimal("100000000000.00")), "rate": (4, Decimal("0.0001"), Decimal("36"))}
 
+
 _NUMBER_TEXT = re.compile(r"-?[0-9]{1,60}(?:\.[0-9]{1,60})?", re.ASCII)
-_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
-# Unicode's control characters (C0, DEL, C1) but NUL, which has its own problem.
-_CONTROL = re.compile("[\x01-\x1f\x7f-\x9f]")
-# Multi-line text keeps tab, line feed and carriage return (browsers send CR LF from a textarea).
-_CONTROL_IN_MULTILINE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_FEEL_TOKEN = re.compile(r'\s*(?:(?P<text>"[^"\\\x00-\x1f]*")|(?P<number>-?[0-9]+(?:\.[0-9]+)?)(?![\w.])'
-                         r"|(?P<op>!=|=)|(?P<word>[A-Za-z_]\w*))", re.ASCII)
-_FEEL_LITERALS: dict[str, bool | None] = {"true": True, "false": False, "null": None}
-_FEEL_RESERVED = frozenset({"and", "or", "not", "true", "false", "null"})
 
 
 class _Bad(Exception):
     """Why one component is refused; parse_form names the form and the component."""
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """`<key> = <literal>` (equal) or `<key> != <literal>`."""
-
-    key: str
-    equal: bool
-    literal: str | Decimal | bool | None
-
-    def holds(self, values: Mapping[str, Any]) -> bool:
-        return _same(values.get(self.key), self.literal) == self.equal
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A FEEL `conditional.hide` of the subset: comparisons joined by `and` inside `or`."""
-
-    source: str
-    alternatives: tuple[tuple[Comparison, ...], ...]
-
-    def holds(self, values: Mapping[str, Any]) -> bool:
-        return any(all(c.holds(values) for c in terms) for terms in self.alternatives)
-
-    @property
-    def keys(self) -> set[str]:
-        return {c.key for terms in self.alternatives for c in terms}
-
-    def as_data(self) -> list[list[list[Any]]]:
-        """The condition as JSON for the page's script: [[[key, "=" | "!=", literal], ...and], ...or]."""
-        return [[[c.key, "=" if c.equal else "!=", _json_literal(c.literal)] for c in terms]
-                for terms in self.alternatives]
 
 
 @dataclass(frozen=True)
@@ -216,97 +153,7 @@ def parse_form(raw: str | bytes | dict[str, Any]) -> FormDefinition:
     return FormDefinition(form_key, tuple(fields), document)
 
 
-def condition_values(form: FormDefinition, data: Mapping[str, Any]) -> dict[str, Any]:
-    """What `conditional.hide` compares: each input's value as read from `data` (a number as a
-    Decimal, a checkbox as a bool, blank as None; a refused value as it was sent)."""
-    return {f.key: _read(f, data.get(f.key), None)[0] for f in form.inputs if f.key is not None}
-
-
-def hidden_keys(form: FormDefinition, data: Mapping[str, Any]) -> set[str]:
-    """Keys of the inputs that `conditional.hide` hides, evaluated on `data` as submitted."""
-    values = condition_values(form, data)
-    return {f.key for f in form.inputs if f.key is not None and f.hide is not None and f.hide.holds(values)}
-
-
-def validate_submission(form: FormDefinition, data: Mapping[str, Any], today: date) -> dict[str, Any]:
-    """The normalized value of every visible input (None when an optional one is blank), or
-    ValidationFailed with English `errors` and coded `problems` per field. Hidden inputs are
-    dropped whatever was sent for them and are never required."""
-    readings = {f.key: _read(f, data.get(f.key), today) for f in form.inputs if f.key is not None}
-    values = {key: value for key, (value, _) in readings.items()}
-    problems: dict[str, list[Problem]] = {}
-    result: dict[str, Any] = {}
-    for item in form.inputs:
-        assert item.key is not None
-        if item.hide is not None and item.hide.holds(values):
-            continue
-        value, found = readings[item.key]
-        if not found and item.required and (value is None or value is False):
-            found = [("required", {})]
-        if found:
-            problems[item.key] = found
-        else:
-            result[item.key] = _output(item, value)
-    for key in sorted(str(k) for k in data if k not in readings):
-        problems[key] = [("unknown_field", {})]
-    if problems:
-        errors = {key: [message(code, params) for code, params in found] for key, found in problems.items()}
-        raise ValidationFailed(errors, problems=problems)
-    return result
-
-
-def message(code: str, params: Mapping[str, Any]) -> str:
-    """A problem in English (the API's words)."""
-    return MESSAGES.get(code, code).format(**params)
-
-
-# Reading a submitted value ------------------------------------------------------------------------
-
-def _read(item: FormField, raw: Any, today: date | None) -> tuple[Any, list[Problem]]:
-    """The value (None when blank; what was sent when refused) and its problems in a fixed order.
-    `today` None skips the date-not-after-today rule."""
-    if item.type == "checkbox":
-        if raw is None or isinstance(raw, bool):
-            return bool(raw), []
-        if raw in ("on", "true", "false"):
-            return raw != "false", []
-        return raw, [("not_a_boolean", {})]
-    if raw is None:
-        return None, []
-    if isinstance(raw, str):
-        if "\x00" in raw:
-            return raw, [("nul", {})]
-        if not raw.strip():
-            return None, []
-    if item.type == "number":
-        return _read_number(item, raw)
-    if not isinstance(raw, str):
-        return raw, [(_NOT_TEXT.get(item.type, "not_text"), {})]
-    if item.type in ("select", "radio"):
-        return raw, [] if any(o.value == raw for o in item.options) else [("not_an_option", {})]
-    if item.type == "datetime":
-        return _read_date(raw, today if item.not_after_today else None)
-    return raw, _text_problems(item, raw)
-
-
-_NOT_TEXT = {"select": "not_an_option", "radio": "not_an_option", "datetime": "not_a_date"}
-
-
-def _text_problems(item: FormField, text: str) -> list[Problem]:
-    problems: list[Problem] = []
-    if (_CONTROL_IN_MULTILINE if item.type == "textarea" else _CONTROL).search(text):
-        problems.append(("control_characters", {}))
-    if item.min_length is not None and len(text) < item.min_length:
-        problems.append(("min_length", {"min": item.min_length}))
-    if item.max_length is not None and len(text) > item.max_length:
-        problems.append(("max_length", {"max": item.max_length}))
-    # The author's regex runs only on text of an allowed length.
-    elif item.pattern is not None and not item.pattern.fullmatch(text):
-        problems.append(("pattern", {}))
-    return problems
-
-
-def _number(raw: Any) -> tuple[Decimal, int] | None:
+def number_of(raw: Any) -> tuple[Decimal, int] | None:
     """A number and its significant decimal places: an int, ASCII digits with an optional point
     (no exponent, whitespace, other scripts' digits, NaN or infinity), or a float read through its
     repr by the same rule. Booleans are not numbers."""
@@ -319,52 +166,6 @@ def _number(raw: Any) -> tuple[Decimal, int] | None:
         return None
     value = Decimal(text)
     return (value if value else Decimal(0)), len(text.partition(".")[2].rstrip("0"))
-
-
-def _read_number(item: FormField, raw: Any) -> tuple[Any, list[Problem]]:
-    number = _number(raw)
-    if number is None:
-        return raw, [("not_a_number", {})]
-    value, places = number
-    problems: list[Problem] = []
-    if places > item.places:
-        problems.append(("decimal_places", {"max": item.places}))
-    if item.minimum is not None and value < item.minimum:
-        problems.append(("min", {"min": str(item.minimum)}))
-    if item.maximum is not None and value > item.maximum:
-        problems.append(("max", {"max": str(item.maximum)}))
-    return value, problems
-
-
-def _read_date(text: str, not_after: date | None) -> tuple[Any, list[Problem]]:
-    try:
-        day = date.fromisoformat(text) if _DATE_TEXT.fullmatch(text) else None
-    except ValueError:
-        day = None
-    if day is None:
-        return text, [("not_a_date", {})]
-    return text, [("in_future", {})] if not_after is not None and day > not_after else []
-
-
-def _output(item: FormField, value: Any) -> Any:
-    if item.type == "number" and value is not None:
-        return f"{value:.{item.places}f}" if item.as_text else int(value)
-    return value
-
-
-def _same(value: Any, literal: str | Decimal | bool | None) -> bool:
-    """FEEL equality without conversions: a number equals only a number, a string only a string."""
-    if literal is None or isinstance(literal, bool):
-        return value is literal
-    if isinstance(literal, Decimal):
-        return isinstance(value, (int, Decimal)) and not isinstance(value, bool) and value == literal
-    return isinstance(value, str) and value == literal
-
-
-def _json_literal(literal: str | Decimal | bool | None) -> Any:
-    if isinstance(literal, Decimal):
-        return int(literal) if literal == literal.to_integral_value() else float(literal)
-    return literal
 
 
 # Parsing ------------------------------------------------------------------------------------------
@@ -453,10 +254,13 @@ def _component(component: Any, taken: set[str | None]) -> FormField:
                        not_after_today=_not_after(properties), **rules)
     if "defaultValue" not in component:
         return parsed
-    default, problems = _read(parsed, component["defaultValue"], None)
+    # A default is read like a submitted value (a cycle by nature, hence the import here).
+    from engine.workflow.form_submissions import message, output_value, read_value
+
+    default, problems = read_value(parsed, component["defaultValue"], None)
     if problems:
         raise _Bad(f"defaultValue: {message(*problems[0])}")
-    return replace(parsed, default=_output(parsed, default))
+    return replace(parsed, default=output_value(parsed, default))
 
 
 def _string(value: Any, what: str) -> str:
@@ -497,7 +301,7 @@ def _validate(rules: Any, kind: str) -> dict[str, Any]:
         parsed["pattern"] = _pattern(rules["pattern"])
     for name in ("min", "max"):
         if name in rules:
-            number = _number(rules[name])
+            number = number_of(rules[name])
             if number is None:
                 raise _Bad(f"validate.{name} must be a number.")
             parsed["minimum" if name == "min" else "maximum"] = number[0]
@@ -581,47 +385,9 @@ def _conditional(conditional: Any) -> Condition | None:
         return None
     if not isinstance(conditional, dict) or set(conditional) - {"hide"}:
         raise _Bad("conditional may only hold hide.")
-    return parse_condition(conditional["hide"]) if "hide" in conditional else None
-
-
-def parse_condition(source: Any) -> Condition:
-    """`=<key> = <literal>` / `=<key> != <literal>` joined by `and` / `or` (and binds tighter)."""
-    if not isinstance(source, str) or not source.startswith("=") or len(source) > MAX_CONDITION_LENGTH:
-        raise _Bad(f"conditional.hide must be a FEEL expression starting with = "
-                   f"(at most {MAX_CONDITION_LENGTH} characters).")
-    tokens: list[tuple[str, str]] = []
-    position = 1
-    while source[position:].strip():
-        match = _FEEL_TOKEN.match(source, position)
-        if match is None:
-            raise _Bad(f"conditional.hide: cannot read {source[position:].strip()[:20]!r} "
-                       f"(supported: <key> = <literal> or != joined by and / or).")
-        kind = match.lastgroup or ""
-        tokens.append((kind, match.group(kind)))
-        position = match.end()
-    alternatives: list[tuple[Comparison, ...]] = []
-    terms: list[Comparison] = []
-    for index in range(0, len(tokens), 4):
-        key, operator, literal = (tokens[index:index + 3] + [("", "")] * 3)[:3]
-        joiner = tokens[index + 3] if index + 3 < len(tokens) else ("", "")
-        if (key[0] != "word" or key[1] in _FEEL_RESERVED or not KEY.fullmatch(key[1]) or operator[0] != "op"
-                or joiner[1] not in ("", "and", "or") or (joiner[1] and index + 4 >= len(tokens))):
-            raise _Bad(f"conditional.hide {source!r} is not <key> = <literal> or != joined by and / or.")
-        terms.append(Comparison(key[1], operator[1] == "=", _literal(literal, source)))
-        if joiner[1] != "and":
-            alternatives.append(tuple(terms))
-            terms = []
-    if not alternatives:
-        raise _Bad("conditional.hide is empty.")
-    return Condition(source, tuple(alternatives))
-
-
-def _literal(token: tuple[str, str], source: str) -> str | Decimal | bool | None:
-    kind, text = token
-    if kind == "text":
-        return text[1:-1]
-    if kind == "number":
-        return Decimal(text)
-    if kind == "word" and text in _FEEL_LITERALS:
-        return _FEEL_LITERALS[text]
-    raise _Bad(f"conditional.hide {source!r}: compare with a string, a number, true, false or null.")
+    if "hide" not in conditional:
+        return None
+    try:
+        return parse_condition(conditional["hide"])
+    except ConditionError as err:
+        raise _Bad(str(err)) from None

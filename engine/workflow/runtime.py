@@ -17,13 +17,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from threading import Lock
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.workflow import adapter as spiff
+from engine.workflow.binding import InstanceContext, ProcessBinding, UnboundProcess
 from engine.workflow.calendar_store import CalendarProvider
 from engine.workflow.clock import Clock, SystemClock
 from engine.workflow.database import is_postgresql, transaction
@@ -33,54 +34,6 @@ from engine.workflow.incidents import RetryPolicy
 from engine.workflow.models import ProcessDefinition, ProcessInstance, table_of
 from engine.workflow.projections import Snapshot, sync_projections
 from engine.workflow.working_days import WorkingDayCalendar
-
-
-@dataclass(frozen=True)
-class InstanceContext:
-    """What the projections need to know of the business object behind an instance.
-
-    `case_id` is the domain's record the instance runs for (kept in `task.application_id`),
-    `tenant_id` the institution whose officers act on it (`task.institution_id`).
-    """
-
-    case_id: int | None = None
-    tenant_id: int | None = None
-
-
-class ProcessBinding(Protocol):
-    """Ties a process key to its domain: the context of an instance and its service tasks."""
-
-    def context(self, session: Session, instance: ProcessInstance) -> InstanceContext: ...
-
-    def services(self, operation: InstanceOperation) -> dict[str, spiff.ServiceHandler]: ...
-
-    def effects(self, operation: InstanceOperation) -> dict[str, Any]:
-        """Named operations a user task's `onComplete` property may call (engine.workflow.tasks)."""
-        ...
-
-    def task_completed(self, operation: InstanceOperation, task: Any) -> None:
-        """Told after a user task (its `task` row) completed, before the operation saves."""
-        ...
-
-    def after_save(self, operation: InstanceOperation) -> None: ...
-
-
-class _UnboundProcess:
-    def context(self, session: Session, instance: ProcessInstance) -> InstanceContext:
-        return InstanceContext()
-
-    def services(self, operation: InstanceOperation) -> dict[str, spiff.ServiceHandler]:
-        return {}
-
-    def effects(self, operation: InstanceOperation) -> dict[str, Any]:
-        return {}
-
-    def task_completed(self, operation: InstanceOperation, task: Any) -> None:
-        return None
-
-    def after_save(self, operation: InstanceOperation) -> None:
-        return None
-
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -125,7 +78,7 @@ class Engine:
         self.calendars = CalendarProvider()
         self.bindings: dict[str, ProcessBinding] = {}
         # The binding of every process not bound by key (the platform installs its own).
-        self.default_binding: ProcessBinding = _UnboundProcess()
+        self.default_binding: ProcessBinding = UnboundProcess()
         # Who sees and acts on which task (engine.workflow.tasks.TaskPolicy; the platform installs it).
         self.task_policy: Any = None
         self._forms: dict[int, dict[str, Any]] = {}
@@ -222,7 +175,7 @@ class Engine:
         return forms
 
     def documentation(self, session: Session, definition: ProcessDefinition, bpmn_id: str) -> str | None:
-        return spiff.spec_documentation(self.specs.get(definition), bpmn_id)
+        return spiff.documentation_of_element(self.specs.get(definition), bpmn_id)
 
     def definition(self, session: Session, definition_id: int) -> ProcessDefinition:
         """A deployed definition (immutable, so cached by id)."""
@@ -395,22 +348,6 @@ _SAVE_INSTANCE = (
 )
 
 
-def for_each_instance(engine: Engine, instance_ids: list[int],
-                      step: Callable[[InstanceOperation], None], actor: str) -> None:
-    """Run `step` on each instance in its own transaction (used by maintenance jobs)."""
-    for instance_id in instance_ids:
-        def run_one(instance_id: int = instance_id) -> None:
-            with engine.transaction() as session:
-                instance = engine.lock_instance(session, instance_id)
-                if instance is None or instance.status != "running":
-                    return
-                operation = engine.open(session, instance)
-                step(operation)
-                operation.save(actor)
-
-        engine.retrying(run_one)
-
-
 def retry_on_conflict(service: Callable[P, T]) -> Callable[P, T]:
     """Decorate a service whose first argument is the Engine: run it again after a retryable conflict."""
 
@@ -421,7 +358,3 @@ def retry_on_conflict(service: Callable[P, T]) -> Callable[P, T]:
         return engine.retrying(lambda: service(*args, **kwargs))
 
     return wrapper
-
-
-def running_instance_ids(session: Session) -> list[int]:
-    return list(session.scalars(sa.select(ProcessInstance.id).where(ProcessInstance.status == "running")))

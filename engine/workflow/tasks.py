@@ -28,7 +28,8 @@ from engine.workflow.errors import (
     StepAlreadyTaken,
     ValidationFailed,
 )
-from engine.workflow.forms import FormDefinition, validate_submission
+from engine.workflow.form_submissions import validate_submission
+from engine.workflow.forms import FormDefinition
 from engine.workflow.journal import record_audit
 from engine.workflow.models import ProcessDefinition, ProcessInstance, TaskRow
 from engine.workflow.runtime import Engine, InstanceOperation, retry_on_conflict

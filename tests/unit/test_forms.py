@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from engine.workflow.errors import ModelError, ValidationFailed
-from engine.workflow.forms import MESSAGES, hidden_keys, parse_form, validate_submission
+from engine.workflow.form_submissions import MESSAGES, hidden_keys, validate_submission
+from engine.workflow.forms import parse_form
 
 FORMS = Path(__file__).resolve().parents[2] / "bpmn" / "forms"
 TODAY = date(2026, 9, 30)

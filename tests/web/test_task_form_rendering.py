@@ -11,7 +11,8 @@ from flask import render_template_string
 from werkzeug.datastructures import MultiDict
 
 from engine.workflow.errors import ValidationFailed
-from engine.workflow.forms import parse_form, validate_submission
+from engine.workflow.form_submissions import validate_submission
+from engine.workflow.forms import parse_form
 from web.task_forms import form_context, form_data_from_request, translate_problem
 
 FORMS = Path(__file__).resolve().parents[2] / "bpmn" / "forms"

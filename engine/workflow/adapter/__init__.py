@@ -1,0 +1,53 @@
+"""The only package that knows SpiffWorkflow: parsing, the script engine, a workflow's state and
+timers, reading a running workflow, and migrating it to another version. Nothing outside it sees a
+SpiffWorkflow class; callers pass workflows and tasks through as opaque values.
+
+Specs are parsed once per model hash and shared; an instance's state is serialized without its
+spec (the spec is referenced by the definition it started on), which halves the cost of a step.
+"""
+
+from typing import Any
+
+from engine.workflow.adapter.diff import (
+    ActiveTask,
+    MigrationBlocker,
+    WorkflowChanges,
+    diff_instance,
+    migrate_instance,
+    timer_dues,
+)
+from engine.workflow.adapter.inspection import (
+    complete_user_task,
+    documentation_of_element,
+    end_event_id,
+    find_task,
+    fired_timer_of,
+    is_ready_user_task,
+    ready_user_tasks,
+    reset_timer,
+    run_due_timers,
+    send_message,
+    spec_properties,
+    start_event_properties,
+    task_bpmn_id,
+    task_completed,
+    task_properties,
+    tasks_with_property,
+    user_task_properties,
+    waiting_timers,
+)
+from engine.workflow.adapter.parsing import ParsedModel, parse_model, parse_xml_safely
+from engine.workflow.adapter.scripting import EngineScriptEngine, ServiceHandler, raised_by_model_code
+from engine.workflow.adapter.state import dump_state, load_state, new_workflow
+
+SpiffTask = Any  # a SpiffWorkflow task, passed through opaque
+
+__all__ = [
+    "ActiveTask", "EngineScriptEngine", "MigrationBlocker", "ParsedModel", "ServiceHandler", "SpiffTask",
+    "WorkflowChanges", "complete_user_task", "diff_instance", "documentation_of_element", "dump_state",
+    "end_event_id", "find_task", "fired_timer_of", "is_ready_user_task", "load_state", "migrate_instance",
+    "new_workflow", "parse_model", "parse_xml_safely", "raised_by_model_code", "ready_user_tasks",
+    "reset_timer", "run_due_timers", "send_message", "spec_properties", "start_event_properties",
+    "task_bpmn_id", "task_completed", "task_properties", "tasks_with_property", "timer_dues",
+    "user_task_properties", "waiting_timers",
+]

@@ -1,0 +1,64 @@
+"""What ties a process to the platform's domain: the case behind an instance, its service-task
+operators, the named operations its user tasks call, and hooks around a step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from engine.workflow import adapter as spiff
+from engine.workflow.models import ProcessInstance
+
+if TYPE_CHECKING:
+    from engine.workflow.runtime import InstanceOperation
+
+
+@dataclass(frozen=True)
+class InstanceContext:
+    """What the projections need to know of the business object behind an instance.
+
+    `case_id` is the domain's record the instance runs for (kept in `task.application_id`),
+    `tenant_id` the institution whose officers act on it (`task.institution_id`).
+    """
+
+    case_id: int | None = None
+    tenant_id: int | None = None
+
+
+class ProcessBinding(Protocol):
+    """Ties a process key to its domain: the context of an instance and its service tasks."""
+
+    def context(self, session: Session, instance: ProcessInstance) -> InstanceContext: ...
+
+    def services(self, operation: InstanceOperation) -> dict[str, spiff.ServiceHandler]: ...
+
+    def effects(self, operation: InstanceOperation) -> dict[str, Any]:
+        """Named operations a user task's `onComplete` property may call (engine.workflow.tasks)."""
+        ...
+
+    def task_completed(self, operation: InstanceOperation, task: Any) -> None:
+        """Told after a user task (its `task` row) completed, before the operation saves."""
+        ...
+
+    def after_save(self, operation: InstanceOperation) -> None: ...
+
+
+class UnboundProcess:
+    """A process nobody bound: no case, no operators, no effects."""
+
+    def context(self, session: Session, instance: ProcessInstance) -> InstanceContext:
+        return InstanceContext()
+
+    def services(self, operation: InstanceOperation) -> dict[str, spiff.ServiceHandler]:
+        return {}
+
+    def effects(self, operation: InstanceOperation) -> dict[str, Any]:
+        return {}
+
+    def task_completed(self, operation: InstanceOperation, task: Any) -> None:
+        return None
+
+    def after_save(self, operation: InstanceOperation) -> None:
+        return None
