@@ -43,14 +43,24 @@ class Countdown:
 def countdown(calendar: WorkingDayCalendar, now: datetime, due: datetime | None, provisional: bool) -> Countdown:
     if due is None:
         return Countdown("", "none")
+    days = calendar.working_days_left(now, due) if due > now else None
+    left = countdown_of(now, due, days)
+    if provisional:
+        return Countdown(left.text + " " + _("(provisional)"), left.level)
+    return left
+
+
+def countdown_of(now: datetime, due: datetime, days: int | None) -> Countdown:
+    """What is left before `due` given the working days left (negative: working days late)."""
     if due <= now:
+        if days is not None and days < 0:
+            return Countdown(ngettext("late by %(num)d working day", "late by %(num)d working days", -days),
+                             "breached")
         return Countdown(_("Overdue"), "breached")
+    days = days or 0
     hours = int((due - now).total_seconds() // 3600)
-    days = calendar.working_days_left(now, due)
     text = (_("%(hours)d h left", hours=hours) if days == 0
             else ngettext("%(num)d working day left", "%(num)d working days left", days))
-    if provisional:
-        text += " " + _("(provisional)")
     return Countdown(text, "red" if days == 0 else "amber" if days <= 1 else "green")
 
 

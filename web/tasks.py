@@ -8,7 +8,7 @@ from datetime import UTC, time
 from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -22,7 +22,7 @@ from engine.workflow.working_days import SHANGHAI
 from web import formatting
 from web.auth import current_actor
 from web.labels import translate
-from web.pages import engine, roles_required
+from web.pages import countdown_of, engine, roles_required
 from web.paging import PER_PAGE, Pager, offset_for, requested_page
 from web.task_forms import form_context, form_data_from_request, translate_problem
 from web.views import engine_error_page
@@ -54,13 +54,10 @@ def due_of(view: tasks.TaskView) -> Due | None:
     # A working-day deadline is 00:00 of the next day, read as the law does ("… 24:00").
     midnight = due.astimezone(SHANGHAI).time() == time(0)
     when = formatting.deadline(due) if midnight else formatting.beijing(due)
-    days = view.working_days_left
-    if days is None:
+    if view.working_days_left is None:  # no longer open
         return Due(when, "", "none")
-    if days < 0:
-        return Due(when, ngettext("late by %(num)d working day", "late by %(num)d working days", -days), "breached")
-    left = ngettext("%(num)d working day left", "%(num)d working days left", days)
-    return Due(when, left, "red" if days == 0 else "amber" if days == 1 else "green")
+    left = countdown_of(engine().clock.now(), due, view.working_days_left)
+    return Due(when, left.text, left.level)
 
 
 def case_url(reference: str) -> str | None:

@@ -88,6 +88,6 @@ class LoanTaskPolicy:
         return role == "operator" and actor.role == SYSTEM_ADMIN
 
     def case_status(self, session: Session, task: TaskRow) -> str | None:
-        if task.application_id is None:
-            return None
-        return session.scalar(sa.select(LoanApplication.status).where(LoanApplication.id == task.application_id))
+        # Through the identity map: a step has the application loaded already (no second read).
+        application = session.get(LoanApplication, task.application_id) if task.application_id else None
+        return application.status if application is not None else None

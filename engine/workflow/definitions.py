@@ -65,6 +65,10 @@ def check_model(model: ParsedModel, forms: Mapping[str, FormDefinition]) -> None
                              "the model", activity=bpmn_id)
 
 
+def _form_keys(model: ParsedModel) -> set[str]:
+    return {properties["form"] for _, properties in user_task_properties(model) if properties.get("form")}
+
+
 def _form_texts(forms: Mapping[str, str | Mapping[str, object]] | None) -> dict[str, str]:
     texts = {}
     for key, form in (forms or {}).items():
@@ -96,7 +100,7 @@ def deploy(session: Session, xml: str, actor: str, clock: Clock, key: str | None
     latest = latest_definition(session, model.process_id, required=False)
     texts = _form_texts(forms)
     if latest is not None:  # forms the bundle leaves out are the previous version's
-        named = {properties["form"] for _, properties in user_task_properties(model) if properties.get("form")}
+        named = _form_keys(model)
         for row in _resources(session, latest.id, "form"):
             if row.name in named and row.name not in texts:
                 texts[row.name] = row.content
@@ -123,10 +127,9 @@ def deploy(session: Session, xml: str, actor: str, clock: Clock, key: str | None
     return definition
 
 
-def shipped_forms(xml: str) -> dict[str, str]:
+def shipped_forms(model: ParsedModel) -> dict[str, str]:
     """The forms in bpmn/forms/ that a shipped model's user tasks name."""
-    keys = {properties["form"] for _, properties in user_task_properties(parse_model(xml))
-            if properties.get("form")}
+    keys = _form_keys(model)
     return {key: (FORMS_DIR / f"{key}.form.json").read_text(encoding="utf-8")
             for key in sorted(keys) if (FORMS_DIR / f"{key}.form.json").is_file()}
 
@@ -152,7 +155,7 @@ def seed_shipped_models(session: Session, clock: Clock) -> list[ProcessDefinitio
     for path in sorted(BPMN_DIR.glob("*.bpmn")):
         xml = path.read_text(encoding="utf-8")
         model = parse_model(xml)
-        forms = shipped_forms(xml)
+        forms = shipped_forms(model)
         latest = latest_definition(session, model.process_id, required=False)
         if latest is None or (latest.deployed_by == SEED_ACTOR and latest.sha256 != sha256_of(xml, forms)):
             deployed.append(deploy(session, xml, SEED_ACTOR, clock, forms=forms, reason="shipped model"))

@@ -137,7 +137,7 @@ def policy_of(engine: Engine) -> TaskPolicy:
 def _visible_query(engine: Engine, actor: Any) -> sa.Select[Any]:
     policy = policy_of(engine)
     query: Any = (sa.select(TaskRow, ProcessDefinition.key, ProcessDefinition.name, ProcessDefinition.version,
-                       ProcessInstance.business_key)
+                            ProcessInstance.business_key, ProcessDefinition.id)
              .join(ProcessInstance, ProcessInstance.id == TaskRow.instance_id)
              .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id))
     return policy.join(query).where(policy.visible(actor))
@@ -160,7 +160,7 @@ def list_tasks(engine: Engine, actor: Any, *, state: str = "open", process_key: 
         calendar = engine.calendars.get(session) if rows else None
         now = engine.clock.now()
         items = []
-        for row, key, name, version, business_key in rows:
+        for row, key, name, version, business_key, _ in rows:
             view = TaskView(row, key, name, version, business_key)
             if calendar is not None and row.due_at is not None and row.state == "open":
                 view.working_days_left = _working_days_left(calendar, now, row.due_at)
@@ -181,11 +181,9 @@ def get_task(engine: Engine, actor: Any, task_id: int) -> TaskView:
         found = session.execute(_visible_query(engine, actor).where(TaskRow.id == task_id)).first()
         if found is None:
             raise NotFound(TASK_NOT_FOUND)
-        row, key, name, version, business_key = found
+        row, key, name, version, business_key, definition_id = found
         view = TaskView(row, key, name, version, business_key)
-        instance = session.get(ProcessInstance, row.instance_id)
-        assert instance is not None
-        definition = engine.definition(session, instance.definition_id)
+        definition = engine.definition(session, definition_id)
         if row.form_key:
             view.form = engine.forms(session, definition).get(row.form_key)
         view.documentation = engine.documentation(session, definition, row.bpmn_id)

@@ -18,17 +18,26 @@ GUARANTEE_FORM = {
 }
 
 
+SUPPLEMENT_FORM = {
+    "type": "default", "id": "supplement", "schemaVersion": 16,
+    "components": [
+        {"type": "textarea", "key": "material", "label": "补充材料说明",
+         "validate": {"required": True, "maxLength": 500}, "properties": {"en.label": "Material supplied"}},
+    ],
+}
+
+
 def _props(**properties: str) -> str:
     inner = "".join(f'<spiffworkflow:property name="{k}" value="{v}"/>' for k, v in properties.items())
     return ("<bpmn:extensionElements><spiffworkflow:properties>"
             f"{inner}</spiffworkflow:properties></bpmn:extensionElements>")
 
 
-def _deadline(task: str, commitment: str, expression: str) -> str:
+def _deadline(task: str, commitment: str, expression: str, breach_against: str = "institution") -> str:
     """A boundary deadline on `task` whose branch records a breach of `commitment`."""
     return (
         f'<bpmn:boundaryEvent id="{task}_Deadline" name="时限届满" attachedToRef="{task}" cancelActivity="false">'
-        + _props(timerKind="deadline", commitment=commitment, breachAgainst="institution")
+        + _props(timerKind="deadline", commitment=commitment, breachAgainst=breach_against)
         + f'<bpmn:outgoing>Flow_{task}_Deadline</bpmn:outgoing>'
         f'<bpmn:timerEventDefinition id="{task}_Deadline_Timer"><bpmn:timeDate xsi:type="bpmn:tFormalExpression">'
         f'{expression}</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:boundaryEvent>'
@@ -47,22 +56,35 @@ def _deadline(task: str, commitment: str, expression: str) -> str:
 
 def with_guarantee_review(working_days: int = 2) -> str:
     """A 担保审查 task by the institution between acceptance and decision, with its own form and deadline."""
+    return with_task_after_accept("Guarantee_Review", "担保审查", "institution", "guarantee_review", "guarantee",
+                                  f"add_working_days(accepted_at, {working_days})")
+
+
+def with_supplement_request(working_days: int = 5) -> str:
+    """A 补充材料 task for the enterprise after acceptance; its deadline binds no institution."""
+    return with_task_after_accept("Supplement", "补充材料", "enterprise", "supplement", "supplement",
+                                  f"add_working_days(accepted_at, {working_days})", breach_against="none")
+
+
+def with_task_after_accept(task_id: str, name: str, role: str, form: str, commitment: str, deadline: str,
+                           breach_against: str = "institution") -> str:
+    """The shipped model with one more user task between acceptance and decision."""
     xml = SHIPPED.read_text(encoding="utf-8")
     old_flow = '<bpmn:sequenceFlow id="Flow_Accepted" sourceRef="Accept" targetRef="Decide"/>'
     assert old_flow in xml
     task = (
-        '<bpmn:userTask id="Guarantee_Review" name="担保审查">'
-        "<bpmn:documentation>核实担保是否落实。</bpmn:documentation>"
-        + _props(role="institution", form="guarantee_review")
-        + "<bpmn:incoming>Flow_Accepted</bpmn:incoming><bpmn:outgoing>Flow_Guaranteed</bpmn:outgoing></bpmn:userTask>"
-        + _deadline("Guarantee_Review", "guarantee", f"add_working_days(accepted_at, {working_days})")
+        f'<bpmn:userTask id="{task_id}" name="{name}">'
+        f"<bpmn:documentation>{name}。</bpmn:documentation>"
+        + _props(role=role, form=form)
+        + "<bpmn:incoming>Flow_Accepted</bpmn:incoming><bpmn:outgoing>Flow_Inserted</bpmn:outgoing></bpmn:userTask>"
+        + _deadline(task_id, commitment, deadline, breach_against)
     )
     xml = xml.replace(old_flow,
-                      '<bpmn:sequenceFlow id="Flow_Accepted" sourceRef="Accept" targetRef="Guarantee_Review"/>'
-                      '<bpmn:sequenceFlow id="Flow_Guaranteed" sourceRef="Guarantee_Review" targetRef="Decide"/>'
+                      f'<bpmn:sequenceFlow id="Flow_Accepted" sourceRef="Accept" targetRef="{task_id}"/>'
+                      f'<bpmn:sequenceFlow id="Flow_Inserted" sourceRef="{task_id}" targetRef="Decide"/>'
                       + task)
     return xml.replace("<bpmn:incoming>Flow_Accepted</bpmn:incoming><bpmn:outgoing>Flow_Decided",
-                       "<bpmn:incoming>Flow_Guaranteed</bpmn:incoming><bpmn:outgoing>Flow_Decided")
+                       "<bpmn:incoming>Flow_Inserted</bpmn:incoming><bpmn:outgoing>Flow_Decided")
 
 
 def with_disbursement_deadline(xml: str | None = None, working_days: int = 5) -> str:

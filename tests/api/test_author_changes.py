@@ -77,6 +77,16 @@ def test_a_model_naming_a_form_it_does_not_bring_is_refused(callers):
     assert "guarantee_review" in answer.json["message"]
 
 
+def signed_in_again(callers, engine, username: str):
+    from engine.models import UserAccount
+    from engine.platform.access import issue_user_token
+    from tests.api.conftest import Caller
+
+    with engine.transaction() as session:
+        user = session.scalars(sa.select(UserAccount).where(UserAccount.username == username)).one()
+        return Caller(callers.anonymous, issue_user_token(session, engine.clock.now(), user)[0])
+
+
 def _breach(engine, kind: str) -> SlaBreach:
     with engine.reading() as session:
         breach = session.scalars(sa.select(SlaBreach).where(SlaBreach.kind == kind)).one()
@@ -86,3 +96,27 @@ def _breach(engine, kind: str) -> SlaBreach:
 
 def _api(approval: dict) -> dict:
     return {key: str(value) if not isinstance(value, int) else value for key, value in approval.items()}
+
+
+def test_an_enterprise_task_is_its_applicants_only_and_a_deadline_against_none_records_nothing(
+        callers, parties, clock, engine):
+    from tests.api.author_variants import SUPPLEMENT_FORM, with_supplement_request
+
+    deploy(callers, with_supplement_request(), {"supplement": SUPPLEMENT_FORM})
+    case = callers.enterprise.post("/api/v1/applications", application_input(parties, clock.now())).json["reference"]
+    callers.bank_a.post(f"/api/v1/applications/{case}/accept", {})
+    [task] = open_tasks(callers.enterprise, case)
+    assert (task["name"], task["role"], task["commitment"]) == ("补充材料", "enterprise", "supplement")
+    assert open_tasks(callers.other_enterprise, case) == [] and open_tasks(callers.bank_a, case) == []
+    assert callers.other_enterprise.post(f"/api/v1/tasks/{task['id']}/complete",
+                                         {"data": {"material": "x"}}).status_code == 404
+    assert callers.bank_a.post(f"/api/v1/tasks/{task['id']}/complete", {"data": {"material": "x"}}).status_code == 404
+
+    clock.set(clock.now() + timedelta(days=20))  # past the enterprise's own deadline (5 working days)
+    sweep_due_timers(engine)
+    assert scalar(engine, sa.select(sa.func.count()).select_from(SlaBreach).where(
+        SlaBreach.kind == "supplement")) == 0
+    enterprise = signed_in_again(callers, engine, "ent-user")  # tokens last 12 hours
+    done = enterprise.post(f"/api/v1/tasks/{task['id']}/complete", {"data": {"material": "2025 年报"}})
+    assert done.status_code == 200, done.json
+    assert [t["step"] for t in open_tasks(callers.bank_a, case)] == ["decision"]

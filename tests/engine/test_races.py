@@ -97,3 +97,39 @@ def test_a_late_decision_racing_the_enterprises_withdrawal_ends_in_one_of_them(e
         assert approved != withdrawn, outcomes  # decision and withdrawal exclude each other
         assert status == ("approved" if approved else "withdrawn")
         assert _breaches(engine, application_id, "decision") == 1
+
+
+def test_the_task_runtime_racing_the_facade_a_claim_withdrawal_and_the_sweep(engine, parties, submit, clock):
+    """One late decision taken twice at once — through the generic task runtime and the banks' façade —
+    while a colleague claims the task, the enterprise withdraws and the sweep fires the deadline."""
+    from engine.models import TaskRow
+    from engine.workflow import tasks
+
+    decision = {"decision": "approve", "amount": "400000.00", "annual_rate": "3.8500", "term_months": 12}
+    for _ in range(TRIALS):
+        clock.set(cst("2026-09-30 10:00"))
+        application_id = submit()
+        services.accept(engine, parties.officer_a, application_id)
+        task_id = scalar(engine, sa.select(TaskRow.id).where(
+            TaskRow.application_id == application_id, TaskRow.state == "open"))
+        engine.forget_live_workflows()
+        clock.set(cst("2026-11-20 09:00"))  # past the decision deadline
+
+        outcomes = race(
+            lambda task_id=task_id: tasks.complete(engine, parties.officer_a, task_id, decision),
+            lambda application_id=application_id: services.approve(engine, parties.officer_a, application_id,
+                                                                   dict(APPROVAL)),
+            lambda task_id=task_id: tasks.claim(engine, parties.officer_a, task_id),
+            lambda application_id=application_id: services.withdraw(engine, parties.enterprise, application_id,
+                                                                    {"reason": "found another lender"}),
+            lambda: sweep_due_timers(engine),
+        )
+        _only_success_or_refusal(outcomes)
+        decided = [o for o in outcomes[:2] if not isinstance(o, BaseException)]
+        withdrawn = not isinstance(outcomes[3], BaseException)
+        assert len(decided) + withdrawn == 1, outcomes  # exactly one of the three closing acts
+        status = scalar(engine, sa.select(LoanApplication.status).where(LoanApplication.id == application_id))
+        assert status == ("withdrawn" if withdrawn else "approved")
+        assert _breaches(engine, application_id, "decision") == 1
+        assert scalar(engine, sa.select(sa.func.count()).select_from(AuditEvent).where(
+            AuditEvent.application_id == application_id, AuditEvent.action.in_(("approved", "withdrawn")))) == 1
