@@ -72,7 +72,8 @@ def index() -> str:
     """List the open tasks I may act on, soonest deadline first, a page at a time."""
     page, mine = requested_page(), request.args.get("mine") == "1"
     found = tasks.list_tasks(engine(), current_actor(), mine=mine, limit=PER_PAGE, offset=offset_for(page))
-    return render_template("tasks/index.html", rows=[(view, due_of(view)) for view in found.items], mine=mine,
+    return render_template("tasks/index.html", language=str(get_locale()),
+                           rows=[(view, due_of(view)) for view in found.items], mine=mine,
                            pager=Pager(page, PER_PAGE, found.total, False), commitments=COMMITMENTS,
                            case_url=case_url)
 
@@ -94,7 +95,8 @@ def _task_page(task_id: int, values: Mapping[str, Any] | None = None, refused: V
     general = [translate_problem(code, params) for key, found in problems.items() if key not in keys
                for code, params in found]
     general += [translate(text) for key, found in messages.items() if key not in keys for text in found]
-    return render_template("tasks/task.html", view=view, due=due_of(view), form=context, general=general,
+    return render_template("tasks/task.html", language=str(get_locale()),
+                           view=view, due=due_of(view), form=context, general=general,
                            conflict=conflict, me=current_actor().id, commitments=COMMITMENTS,
                            case_url=case_url), status
 
@@ -122,7 +124,7 @@ def complete(task_id: int) -> Response | tuple[str, int]:
         return _page_or_error(task_id, posted.to_dict(), status=409, conflict=str(error.context["assignee"]))
     except EngineError as error:
         return engine_error_page(error)
-    flash(_("Task “%(name)s” completed.", name=view.row.name), "success")
+    flash(_("Task “%(name)s” completed.", name=view.name_in(str(get_locale()))), "success")
     return redirect(case_url(view.business_key) or url_for("task_pages.index"))
 
 

@@ -117,10 +117,19 @@ class TaskView:
     form: FormDefinition | None = None
     documentation: str | None = None
     working_days_left: int | None = None
+    # The task's and the process's names in English, from the model's `en.name` properties.
+    name_en: str | None = None
+    process_name_en: str | None = None
 
     @property
     def id(self) -> int:
         return self.row.id
+
+    def name_in(self, language: str) -> str:
+        return (self.name_en if language == "en" else None) or self.row.name
+
+    def process_name_in(self, language: str) -> str:
+        return (self.process_name_en if language == "en" else None) or self.process_name
 
 
 @dataclass(frozen=True)
@@ -160,12 +169,20 @@ def list_tasks(engine: Engine, actor: Any, *, state: str = "open", process_key: 
         calendar = engine.calendars.get(session) if rows else None
         now = engine.clock.now()
         items = []
-        for row, key, name, version, business_key, _ in rows:
-            view = TaskView(row, key, name, version, business_key)
+        for row, key, name, version, business_key, definition_id in rows:
+            view = _named(engine, session, definition_id, TaskView(row, key, name, version, business_key))
             if calendar is not None and row.due_at is not None and row.state == "open":
                 view.working_days_left = _working_days_left(calendar, now, row.due_at)
             items.append(view)
         return TaskPage(items, total)
+
+
+def _named(engine: Engine, session: Session, definition_id: int, view: TaskView) -> TaskView:
+    """The English names the model gives (parsed models are cached: no reads)."""
+    model = engine.specs.get(engine.definition(session, definition_id))
+    view.name_en = spiff.element_properties(model, view.row.bpmn_id).get("en.name")
+    view.process_name_en = model.properties.get("en.name")
+    return view
 
 
 def _working_days_left(calendar: Any, now: datetime, due: datetime) -> int:
@@ -182,7 +199,7 @@ def get_task(engine: Engine, actor: Any, task_id: int) -> TaskView:
         if found is None:
             raise NotFound(TASK_NOT_FOUND)
         row, key, name, version, business_key, definition_id = found
-        view = TaskView(row, key, name, version, business_key)
+        view = _named(engine, session, definition_id, TaskView(row, key, name, version, business_key))
         definition = engine.definition(session, definition_id)
         if row.form_key:
             view.form = engine.forms(session, definition).get(row.form_key)

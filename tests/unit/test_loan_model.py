@@ -15,7 +15,8 @@ NS = {
 XML = (BPMN_DIR / "loan_lifecycle.bpmn").read_text(encoding="utf-8")
 TREE = etree.fromstring(XML.encode())
 PROCESS = TREE.find("bpmn:process", NS)
-FLOW_NODES = [e for e in PROCESS if etree.QName(e).localname not in ("laneSet", "sequenceFlow", "documentation")]
+FLOW_NODES = [e for e in PROCESS if etree.QName(e).localname not in ("laneSet", "sequenceFlow", "documentation",
+                                                                           "extensionElements")]
 FLOWS = PROCESS.findall("bpmn:sequenceFlow", NS)
 
 

@@ -202,3 +202,12 @@ def test_a_task_past_its_deadline_says_how_many_working_days_late(browser, submi
     assert re.search(r'2026-10-10 24:00<br><span class="breached">逾期 1 个工作日</span>', listed)
     page = officer.get(f"/tasks/{_open_task(engine, 'Accept')}?lang=en").get_data(as_text=True)
     assert '<span class="breached">late by 1 working day</span>' in page
+
+
+def test_in_english_the_task_and_process_carry_the_models_english_names(accepted, engine):
+    task = _open_task(engine, "Decide")
+    page = accepted.get(f"/tasks/{task}?lang=en").get_data(as_text=True)
+    assert "<h1>Credit decision</h1>" in page and "Loan lifecycle" in page
+    assert "审贷决定" not in page and "贷款全流程" not in page
+    listed = accepted.get("/tasks?lang=en").get_data(as_text=True)
+    assert ">Credit decision</a>" in listed

@@ -51,6 +51,8 @@ class ProcessOut(Schema):
 class TaskOut(Schema):
     id = fields.Integer()
     name = fields.String(attribute="row.name", metadata={"description": "The task's name in the model"})
+    name_en = fields.String(allow_none=True, metadata={
+        "description": "Its English name (`en.name`), if the model gives one"})
     element = fields.String(attribute="row.bpmn_id", metadata={"description": "The BPMN element's id"})
     case = fields.String(attribute="business_key", metadata={"description": "The application's reference"})
     process = fields.Function(lambda view: ProcessOut().dump(view))

@@ -19,6 +19,7 @@ from engine.workflow.adapter.diff import (
 from engine.workflow.adapter.inspection import (
     complete_user_task,
     documentation_of_element,
+    element_properties,
     end_event_id,
     find_task,
     fired_timer_of,
@@ -45,6 +46,7 @@ SpiffTask = Any  # a SpiffWorkflow task, passed through opaque
 __all__ = [
     "ActiveTask", "EngineScriptEngine", "MigrationBlocker", "ParsedModel", "ServiceHandler", "SpiffTask",
     "WorkflowChanges", "complete_user_task", "diff_instance", "documentation_of_element", "dump_state",
+    "element_properties",
     "end_event_id", "find_task", "fired_timer_of", "is_ready_user_task", "load_state", "migrate_instance",
     "new_workflow", "parse_model", "parse_xml_safely", "raised_by_model_code", "ready_user_tasks",
     "reset_timer", "run_due_timers", "send_message", "spec_properties", "start_event_properties",

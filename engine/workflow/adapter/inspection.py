@@ -103,6 +103,15 @@ def start_event_properties(model: ParsedModel) -> dict[str, str]:
     return {}
 
 
+def element_properties(model: ParsedModel, bpmn_id: str) -> dict[str, str]:
+    """The spiffworkflow:properties of one element of a model (empty if it has none)."""
+    for spec in [model.spec, *model.subprocess_specs.values()]:
+        for task_spec in spec.task_specs.values():
+            if getattr(task_spec, "bpmn_id", None) == bpmn_id:
+                return spec_properties(task_spec)
+    return {}
+
+
 def documentation_of_element(model: ParsedModel, bpmn_id: str) -> str | None:
     """The documentation the model gives an element, if any."""
     for spec in [model.spec, *model.subprocess_specs.values()]:

@@ -3,7 +3,7 @@ model code compiled in the sandbox at deploy time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +48,8 @@ class ParsedModel:
     name: str
     spec: Any
     subprocess_specs: dict[str, Any]
+    # The process element's own spiffworkflow:properties (e.g. `en.name`).
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 def parse_model(xml: str, process_id: str | None = None) -> ParsedModel:
@@ -73,8 +75,18 @@ def parse_model(xml: str, process_id: str | None = None) -> ParsedModel:
     for each in [spec, *subprocess_specs.values()]:
         _use_engine_clock_for_timers(each)
         _compile_all_code(each)
-    name = parser.get_process_parser(process_id).node.get("name") or process_id
-    return ParsedModel(process_id, name, spec, subprocess_specs)
+    node = parser.get_process_parser(process_id).node
+    name = node.get("name") or process_id
+    return ParsedModel(process_id, name, spec, subprocess_specs, _process_properties(node))
+
+
+_SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+def _process_properties(node: Any) -> dict[str, str]:
+    path = f"{{{_BPMN_NS}}}extensionElements/{{{_SPIFF_NS}}}properties/{{{_SPIFF_NS}}}property"
+    return {prop.get("name"): prop.get("value", "") for prop in node.findall(path) if prop.get("name")}
 
 
 class ClockedTimeDateEventDefinition(TimeDateEventDefinition):
