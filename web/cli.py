@@ -116,7 +116,8 @@ def deploy_command(file: Path, actor: str) -> None:
     engine = _ready()
     try:
         with engine.transaction() as session:
-            definition = deploy(session, file.read_text(encoding="utf-8"), actor, engine.clock)
+            definition = deploy(session, file.read_text(encoding="utf-8"), actor, engine.clock,
+                                operations=engine.operation_names())
             key, version = definition.key, definition.version
     except (ModelError, UnicodeDecodeError) as err:
         raise click.ClickException(f"{file.name}: {err}") from None

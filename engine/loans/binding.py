@@ -18,6 +18,8 @@ from engine.workflow.runtime import InstanceOperation
 
 LOAN_PROCESS_KEY = "loan_lifecycle"
 TIMER_ACTOR = "system:timer"
+# `sla_breach`/`sla_reminder` are the names models deployed before the registry used.
+SERVICE_OPERATORS = {"record_breach", "sla_breach", "send_reminder", "sla_reminder"}
 _BREACH = table_of(SlaBreach)
 _TIMER = table_of(TimerRow)
 
@@ -44,6 +46,9 @@ class LoanBinding:
     def effects(self, operation: InstanceOperation) -> dict[str, Any]:
         return dict(EFFECTS)
 
+    def operation_names(self) -> set[str]:
+        return set(EFFECTS) | SERVICE_OPERATORS
+
     def task_completed(self, operation: InstanceOperation, task: Any) -> None:
         """Acting on a task settles the open breach of the commitment its deadline measured."""
         if task.commitment is None or operation.context.case_id is None:
@@ -59,7 +64,6 @@ class LoanBinding:
         def reminder(task: SpiffTask, params: dict[str, Any]) -> dict[str, Any]:
             return send_reminder(operation, task, params.get("kind"))
 
-        # `sla_breach`/`sla_reminder` are the names models deployed before the registry used.
         return {"record_breach": breach, "sla_breach": breach, "send_reminder": reminder, "sla_reminder": reminder}
 
     def after_save(self, operation: InstanceOperation) -> None:

@@ -29,4 +29,4 @@ def prepare(engine: Engine, actor: str = "system", seed_models: bool = True) -> 
     with engine.transaction() as session:
         seed_calendar(session, engine.clock, actor)
         if seed_models:
-            seed_shipped_models(session, engine.clock)
+            seed_shipped_models(session, engine.clock, engine.operation_names())

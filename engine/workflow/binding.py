@@ -38,6 +38,10 @@ class ProcessBinding(Protocol):
         """Named operations a user task's `onComplete` property may call (engine.workflow.tasks)."""
         ...
 
+    def operation_names(self) -> set[str]:
+        """Every name its `services` and `effects` answer to (checked when a model is deployed)."""
+        ...
+
     def task_completed(self, operation: InstanceOperation, task: Any) -> None:
         """Told after a user task (its `task` row) completed, before the operation saves."""
         ...
@@ -56,6 +60,9 @@ class UnboundProcess:
 
     def effects(self, operation: InstanceOperation) -> dict[str, Any]:
         return {}
+
+    def operation_names(self) -> set[str]:
+        return set()
 
     def task_completed(self, operation: InstanceOperation, task: Any) -> None:
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from threading import Lock
 from typing import Literal, overload
@@ -13,7 +13,7 @@ from typing import Literal, overload
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.workflow.adapter import ParsedModel, parse_model, user_task_properties
+from engine.workflow.adapter import ParsedModel, parse_model, service_operators, user_task_properties
 from engine.workflow.clock import Clock
 from engine.workflow.errors import ModelError, NotFound
 from engine.workflow.forms import FormDefinition, parse_form
@@ -52,8 +52,10 @@ def sha256_of(xml: str, forms: Mapping[str, str] | None = None) -> str:
     return digest.hexdigest()
 
 
-def check_model(model: ParsedModel, forms: Mapping[str, FormDefinition]) -> None:
-    """Refuse a model whose user tasks name no known role or a form not deployed with it."""
+def check_model(model: ParsedModel, forms: Mapping[str, FormDefinition],
+                operations: Collection[str] | None = None) -> None:
+    """Refuse a model whose user tasks name no known role or a form not deployed with it, or (when the
+    platform's `operations` are given) an `onComplete` or service operator the platform lacks."""
     for bpmn_id, properties in user_task_properties(model):
         role = properties.get("role")
         if role not in ROLES:
@@ -63,6 +65,14 @@ def check_model(model: ParsedModel, forms: Mapping[str, FormDefinition]) -> None
         if form_key and form_key not in forms:
             raise ModelError(f"User task {bpmn_id} names the form {form_key!r}, which is not deployed with "
                              "the model", activity=bpmn_id)
+        effect = properties.get("onComplete")
+        if operations is not None and effect and effect not in operations:
+            raise ModelError(f"User task {bpmn_id} names the operation {effect!r}, which the platform does "
+                             f"not have", activity=bpmn_id)
+    for bpmn_id, operator in service_operators(model):
+        if operations is not None and operator not in operations:
+            raise ModelError(f"Service task {bpmn_id} calls the operator {operator!r}, which the platform "
+                             f"does not have", activity=bpmn_id)
 
 
 def _form_keys(model: ParsedModel) -> set[str]:
@@ -88,11 +98,12 @@ def parse_forms(texts: Mapping[str, str]) -> dict[str, FormDefinition]:
 
 def deploy(session: Session, xml: str, actor: str, clock: Clock, key: str | None = None,
            forms: Mapping[str, str | Mapping[str, object]] | None = None,
-           reason: str | None = None) -> ProcessDefinition:
+           reason: str | None = None, operations: Collection[str] | None = None) -> ProcessDefinition:
     """Validate a model with its forms and store them as the next version of its process key.
 
     `forms` maps each form key to its form-js JSON (text or parsed); a form the model names but
-    the bundle leaves out is carried over from the latest version. Deploying the same bundle
+    the bundle leaves out is carried over from the latest version. `operations` (the platform's
+    named operations, see Engine.operation_names) makes unknown ones a deploy-time refusal. Deploying the same bundle
     as the latest version returns that version instead of a copy. The definition row is the
     deploy's record: who, when, why and the bundle's sha256; it is never changed.
     """
@@ -104,7 +115,7 @@ def deploy(session: Session, xml: str, actor: str, clock: Clock, key: str | None
         for row in _resources(session, latest.id, "form"):
             if row.name in named and row.name not in texts:
                 texts[row.name] = row.content
-    check_model(model, parse_forms(texts))
+    check_model(model, parse_forms(texts), operations)
     digest = sha256_of(xml, texts)
     if latest is not None and latest.sha256 == digest:
         return latest
@@ -144,7 +155,8 @@ def forms_of(session: Session, definition_id: int) -> dict[str, FormDefinition]:
     return parse_forms({row.name: row.content for row in _resources(session, definition_id, "form")})
 
 
-def seed_shipped_models(session: Session, clock: Clock) -> list[ProcessDefinition]:
+def seed_shipped_models(session: Session, clock: Clock,
+                        operations: Collection[str] | None = None) -> list[ProcessDefinition]:
     """Deploy the models in bpmn/ that an author has not taken over; return what was deployed.
 
     A shipped model is deployed when its process has no version yet, or when the latest version
@@ -158,7 +170,8 @@ def seed_shipped_models(session: Session, clock: Clock) -> list[ProcessDefinitio
         forms = shipped_forms(model)
         latest = latest_definition(session, model.process_id, required=False)
         if latest is None or (latest.deployed_by == SEED_ACTOR and latest.sha256 != sha256_of(xml, forms)):
-            deployed.append(deploy(session, xml, SEED_ACTOR, clock, forms=forms, reason="shipped model"))
+            deployed.append(deploy(session, xml, SEED_ACTOR, clock, forms=forms, reason="shipped model",
+                                   operations=operations))
     return deployed
 
 

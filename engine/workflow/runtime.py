@@ -167,6 +167,13 @@ class Engine:
     def binding_of(self, key: str) -> ProcessBinding:
         return self.bindings.get(key, self.default_binding)
 
+    def operation_names(self, key: str | None = None) -> set[str]:
+        """The named operations a model of `key` (any key when None) may call: for deploy checks."""
+        if key is not None:
+            return self.binding_of(key).operation_names()
+        return set().union(self.default_binding.operation_names(),
+                           *(binding.operation_names() for binding in self.bindings.values()))
+
     def forms(self, session: Session, definition: ProcessDefinition) -> dict[str, Any]:
         """The parsed forms deployed with a definition (immutable, so cached by id)."""
         forms = self._forms.get(definition.id)

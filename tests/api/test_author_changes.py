@@ -120,3 +120,14 @@ def test_an_enterprise_task_is_its_applicants_only_and_a_deadline_against_none_r
     done = enterprise.post(f"/api/v1/tasks/{task['id']}/complete", {"data": {"material": "2025 年报"}})
     assert done.status_code == 200, done.json
     assert [t["step"] for t in open_tasks(callers.bank_a, case)] == ["decision"]
+
+
+def test_a_model_calling_an_operation_the_platform_lacks_is_refused_at_deploy(callers):
+    from tests.api.author_variants import SHIPPED
+
+    xml = SHIPPED.read_text(encoding="utf-8")
+    for old, new, named in (('value="record_decision"', 'value="record_decison"', "record_decison"),
+                            ('serviceTaskOperator id="record_breach"', 'serviceTaskOperator id="record_brech"',
+                             "record_brech")):
+        answer = callers.author.post("/api/v1/process-definitions", {"bpmn_xml": xml.replace(old, new, 1)})
+        assert answer.status_code == 422 and named in answer.json["message"], answer.json

@@ -28,6 +28,7 @@ from engine.workflow.adapter.inspection import (
     reset_timer,
     run_due_timers,
     send_message,
+    service_operators,
     spec_properties,
     start_event_properties,
     task_bpmn_id,
@@ -49,7 +50,7 @@ __all__ = [
     "element_properties",
     "end_event_id", "find_task", "fired_timer_of", "is_ready_user_task", "load_state", "migrate_instance",
     "new_workflow", "parse_model", "parse_xml_safely", "raised_by_model_code", "ready_user_tasks",
-    "reset_timer", "run_due_timers", "send_message", "spec_properties", "start_event_properties",
+    "reset_timer", "run_due_timers", "send_message", "service_operators", "spec_properties", "start_event_properties",
     "task_bpmn_id", "task_completed", "task_properties", "tasks_with_property", "timer_dues",
     "user_task_properties", "waiting_timers",
 ]

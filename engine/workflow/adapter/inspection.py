@@ -85,6 +85,14 @@ def spec_properties(task_spec: Any) -> dict[str, str]:
     return dict((getattr(task_spec, "extensions", None) or {}).get("properties", {}))
 
 
+def service_operators(model: ParsedModel) -> list[tuple[str, str]]:
+    """(BPMN id, operator name) of every service task of a model and its subprocesses."""
+    return [(task_spec.bpmn_id, task_spec.operation_name)
+            for spec in [model.spec, *model.subprocess_specs.values()]
+            for task_spec in spec.task_specs.values()
+            if getattr(task_spec, "operation_name", None) and getattr(task_spec, "bpmn_id", None)]
+
+
 def user_task_properties(model: ParsedModel) -> list[tuple[str, dict[str, str]]]:
     """(BPMN id, properties) of every user (manual) task of a model and its subprocesses."""
     found = []
