@@ -13,6 +13,7 @@ from engine.loans import assignment, listing, metrics, queries, services
 from engine.loans.actors import INSTITUTION_ADMIN, OFFICER
 from engine.loans.punctuality import step_punctuality
 from engine.platform import privacy
+from engine.workflow import tasks
 from engine.workflow.errors import ConcurrencyConflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from engine.workflow.working_days import SHANGHAI
 from web.auth import current_actor, safe_next
@@ -151,17 +152,19 @@ def task_assignment(task_id: int, action: str) -> Response:
     """Claim a task, give it back, or assign it to a colleague."""
     try:
         if action == "claim":
-            assignment.claim(engine(), current_actor(), task_id)
+            tasks.claim(engine(), current_actor(), task_id)
         elif action == "unclaim":
-            assignment.unclaim(engine(), current_actor(), task_id)
+            tasks.unclaim(engine(), current_actor(), task_id)
         elif action == "assign":
-            assignment.assign(engine(), current_actor(), task_id, request.form.get("assignee", ""))
+            tasks.assign(engine(), current_actor(), task_id, request.form.get("assignee", ""))
         else:
             abort(404)
     except NotFound:
         abort(404)
     except (ConcurrencyConflict, Forbidden, ValidationFailed) as error:
-        flash(_("The task could not be changed: %(reason)s", reason=translate(error.message)), "error")
+        # A refused assignment says which field was wrong ("no such colleague"), not just "invalid".
+        reason = next(iter(error.errors.values()))[0] if isinstance(error, ValidationFailed) else error.message
+        flash(_("The task could not be changed: %(reason)s", reason=translate(reason)), "error")
     return redirect(safe_next(request.form.get("next")) or url_for("inbox.index"))
 
 

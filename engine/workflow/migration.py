@@ -17,7 +17,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.workflow import adapter as spiff
 from engine.workflow.errors import EngineError, InvalidTransition, ModelError, NotFound, ValidationFailed
@@ -250,12 +249,6 @@ _TASK = table_of(TaskRow)
 _TIMER = table_of(TimerRow)
 
 
-def _point_at(session: Session, instance: ProcessInstance, target: ProcessDefinition) -> None:
-    session.connection().execute(sa.update(_INSTANCE).where(_INSTANCE.c.id == instance.id)
-                                 .values(definition_id=target.id))
-    set_committed_value(instance, "definition_id", target.id)
-
-
 def _refresh_rows(session: Session, instance: ProcessInstance, changes: spiff.WorkflowChanges) -> None:
     """Rows of tasks that stay (same Spiff id) but whose element changed take what the projections
     derive from the element: names, lane, role, form, API step; a timer's id, kind and commitment."""
@@ -294,13 +287,9 @@ def migrate(engine: Engine, instance_id: int, target_version: int, actor: str, r
             if instance is None:
                 raise NotFound("No such process instance.")
             source, target = _versions(engine, session, instance, target_version, target_key)
-            # The operation opened on the case's own version holds the snapshot of the projections
-            # as they are; the one on the target takes its workflow over, so that saving writes
-            # the difference and service tasks run with the target's binding.
-            opened = engine.open(session, instance)
-            operation = InstanceOperation(engine, session, instance, target, opened.context)
-            operation.workflow, operation.snapshot = opened.workflow, opened.snapshot
-            operation.workflow.script_engine = operation.script_engine
+            # Restored on its own version (the snapshot is the projections as they are), run and
+            # saved as the target: saving writes the difference and points the case at the target.
+            operation = engine.open(session, instance, definition=target)
             before = spiff.timer_dues(operation.workflow)
             changes = spiff.migrate_instance(operation.workflow, operation.model)
             if not changes.possible:
@@ -308,7 +297,6 @@ def migrate(engine: Engine, instance_id: int, target_version: int, actor: str, r
             now = engine.clock.now()
             re_evaluated = spiff.timer_dues(operation.workflow)
             spiff.run_due_timers(operation.workflow)
-            _point_at(session, instance, target)
             operation.save(actor)
             _refresh_rows(session, instance, changes)
             result = MigrationResult(instance.id, instance.business_key, source.key, source.version,

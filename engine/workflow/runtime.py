@@ -208,10 +208,15 @@ class Engine:
         operation.snapshot = Snapshot.of(None)
         return operation
 
-    def open(self, session: Session, instance: ProcessInstance,
-             context: InstanceContext | None = None) -> InstanceOperation:
-        """Prepare an operation on an existing instance (`context` saves a lookup if known)."""
-        definition = self.definition(session, instance.definition_id)
+    def open(self, session: Session, instance: ProcessInstance, context: InstanceContext | None = None,
+             definition: ProcessDefinition | None = None) -> InstanceOperation:
+        """Prepare an operation on an existing instance (`context` saves a lookup if known).
+
+        The workflow is restored on the instance's own version; with `definition` (another version
+        of its process, for a migration) the operation runs and saves as that version.
+        """
+        source = self.definition(session, instance.definition_id)
+        definition = definition or source
         if context is None:
             context = self.binding_of(definition.key).context(session, instance)
         operation = InstanceOperation(self, session, instance, definition, context)
@@ -221,7 +226,7 @@ class Engine:
             _, operation.workflow, operation.snapshot = cached
             operation.workflow.script_engine = operation.script_engine
         else:
-            operation.workflow = spiff.load_state(instance.state, operation.model, operation.script_engine)
+            operation.workflow = spiff.load_state(instance.state, self.specs.get(source), operation.script_engine)
             operation.snapshot = Snapshot.of(operation.workflow)
         return operation
 
@@ -328,6 +333,7 @@ class InstanceOperation:
             "end_event": spiff.end_event_id(workflow),
             "updated_at": self.now,
             "version": instance.version + 1,
+            "definition_id": self.definition.id,  # another version after a migration
         }
         # The version check comes before any projection write: on PostgreSQL the UPDATE also
         # takes the row lock, so a concurrent loser stops here instead of clashing on rows.
@@ -351,7 +357,8 @@ _SAVE_INSTANCE = (
     sa.update(_INSTANCE)
     .where(_INSTANCE.c.id == sa.bindparam("iid"), _INSTANCE.c.version == sa.bindparam("expected_version"))
     .values(state=sa.bindparam("state"), status=sa.bindparam("status"), end_event=sa.bindparam("end_event"),
-            updated_at=sa.bindparam("updated_at"), version=sa.bindparam("version"))
+            updated_at=sa.bindparam("updated_at"), version=sa.bindparam("version"),
+            definition_id=sa.bindparam("definition_id"))
 )
 
 

@@ -19,6 +19,7 @@ from engine.models import (
     TimerRow,
 )
 from engine.workflow import migration
+from engine.workflow.adapter import parse_model
 from engine.workflow.definitions import BPMN_DIR, deploy, shipped_forms
 from engine.workflow.errors import ModelError, NotFound, ValidationFailed
 from engine.workflow.migration import MigrationRefused
@@ -316,7 +317,7 @@ def test_cases_that_cannot_move_are_refused_with_their_reason(engine, parties, a
         assert refused.value.code == code
     other = shipped_xml().replace('id="loan_lifecycle"', 'id="other_process"').replace(
         'processRef="loan_lifecycle"', 'processRef="other_process"')
-    deploy_version(engine, other, forms=shipped_forms(other))
+    deploy_version(engine, other, forms=shipped_forms(parse_model(other)))
     with pytest.raises(MigrationRefused) as refused:
         migration.migrate(engine, instance_id, 1, "admin", "x", target_key="other_process")
     assert refused.value.code == "other_process"
