@@ -33,19 +33,23 @@ class Snapshot:
     def of(cls, workflow: Any) -> Snapshot:
         if workflow is None:
             return cls({}, {}, {})
-        timers = {str(task.id): (task, due) for task, due in spiff.waiting_timers(workflow)}
-        tasks = {str(task.id): task for task in spiff.ready_user_tasks(workflow)}
+        timers = {spiff.task_id(task): (task, due) for task, due in spiff.waiting_timers(workflow)}
+        tasks = {spiff.task_id(task): task for task in spiff.ready_user_tasks(workflow)}
         return cls(tasks, timers, {tid: _deadline_of(task, timers) for tid, task in tasks.items()})
 
 
-def _deadline_of(user_task: Any, timers: dict[str, tuple[Any, datetime]]) -> datetime | None:
-    """The due time of the deadline timer attached to a user task, if any."""
-    parent = user_task.parent
-    for sibling in parent.children if parent is not None else []:
-        entry = timers.get(str(sibling.id))
-        if entry and spiff.task_properties(sibling).get("timerKind") == "deadline":
-            return entry[1]
+def _deadline_timer(user_task: Any, timers: dict[str, tuple[Any, datetime]]) -> tuple[Any, datetime] | None:
+    """The deadline timer attached to a user task, with its due time, if it has one waiting."""
+    for event_id in spiff.attached_event_ids(user_task):
+        entry = timers.get(event_id)
+        if entry and spiff.task_properties(entry[0]).get("timerKind") == "deadline":
+            return entry
     return None
+
+
+def _deadline_of(user_task: Any, timers: dict[str, tuple[Any, datetime]]) -> datetime | None:
+    found = _deadline_timer(user_task, timers)
+    return found[1] if found else None
 
 
 def commitment_of(timer_task: Any) -> str | None:
@@ -55,12 +59,8 @@ def commitment_of(timer_task: Any) -> str | None:
 
 
 def _commitment_of_task(user_task: Any, timers: dict[str, tuple[Any, datetime]]) -> str | None:
-    parent = user_task.parent
-    for sibling in parent.children if parent is not None else []:
-        entry = timers.get(str(sibling.id))
-        if entry and spiff.task_properties(sibling).get("timerKind") == "deadline":
-            return commitment_of(sibling)
-    return None
+    found = _deadline_timer(user_task, timers)
+    return commitment_of(found[0]) if found else None
 
 
 def _completed(workflow: Any, spiff_task_id: str) -> bool:
@@ -104,7 +104,7 @@ def sync_projections(operation: InstanceOperation, before: Snapshot, actor: str)
         if tid in before.timers and (before.timers[tid][1] != due or due.isoformat() in provisional)
     ]
     new_timers = [
-        {"instance_id": iid, "spiff_task_id": tid, "bpmn_id": task.task_spec.bpmn_id,
+        {"instance_id": iid, "spiff_task_id": tid, "bpmn_id": spiff.task_bpmn_id(task),
          "kind": spiff.task_properties(task).get("timerKind"),
          "sla_kind": commitment_of(task), "due_at": due,
          "provisional": provisional.get(due.isoformat(), False), "state": "waiting", "fired_at": None}
@@ -125,8 +125,8 @@ def sync_projections(operation: InstanceOperation, before: Snapshot, actor: str)
     context = operation.context
     new_tasks = [
         {"instance_id": iid, "application_id": context.case_id, "spiff_task_id": tid,
-         "bpmn_id": task.task_spec.bpmn_id, "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-         "lane": task.task_spec.lane, "institution_id": context.tenant_id, "assignee": None,
+         "bpmn_id": spiff.task_bpmn_id(task), "name": spiff.task_name(task), "lane": spiff.task_lane(task),
+         "institution_id": context.tenant_id, "assignee": None,
          "claimed_at": None, "role": properties.get("role"), "form_key": properties.get("form"),
          "api_step": properties.get("apiStep"), "commitment": _commitment_of_task(task, after.timers),
          "state": "open", "created_at": now, "due_at": due, "completed_at": None, "completed_by": None,

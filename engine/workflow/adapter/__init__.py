@@ -17,6 +17,7 @@ from engine.workflow.adapter.diff import (
     timer_dues,
 )
 from engine.workflow.adapter.inspection import (
+    attached_event_ids,
     complete_user_task,
     documentation_of_element,
     element_properties,
@@ -33,6 +34,9 @@ from engine.workflow.adapter.inspection import (
     start_event_properties,
     task_bpmn_id,
     task_completed,
+    task_id,
+    task_lane,
+    task_name,
     task_properties,
     tasks_with_property,
     user_task_properties,
@@ -45,12 +49,12 @@ from engine.workflow.adapter.state import dump_state, load_state, new_workflow
 SpiffTask = Any  # a SpiffWorkflow task, passed through opaque
 
 __all__ = [
-    "ActiveTask", "EngineScriptEngine", "MigrationBlocker", "ParsedModel", "ServiceHandler", "SpiffTask",
-    "WorkflowChanges", "complete_user_task", "diff_instance", "documentation_of_element", "dump_state",
-    "element_properties",
-    "end_event_id", "find_task", "fired_timer_of", "is_ready_user_task", "load_state", "migrate_instance",
-    "new_workflow", "parse_model", "parse_xml_safely", "raised_by_model_code", "ready_user_tasks",
-    "reset_timer", "run_due_timers", "send_message", "service_operators", "spec_properties", "start_event_properties",
-    "task_bpmn_id", "task_completed", "task_properties", "tasks_with_property", "timer_dues",
-    "user_task_properties", "waiting_timers",
+    "ActiveTask", "attached_event_ids", "complete_user_task", "diff_instance", "documentation_of_element",
+    "dump_state", "element_properties", "end_event_id", "EngineScriptEngine", "find_task", "fired_timer_of",
+    "is_ready_user_task", "load_state", "migrate_instance", "MigrationBlocker", "new_workflow", "parse_model",
+    "parse_xml_safely", "ParsedModel", "raised_by_model_code", "ready_user_tasks", "reset_timer", "run_due_timers",
+    "send_message", "service_operators", "ServiceHandler", "spec_properties", "SpiffTask",
+    "start_event_properties", "task_bpmn_id", "task_completed", "task_id", "task_lane", "task_name",
+    "task_properties", "tasks_with_property", "timer_dues", "user_task_properties", "waiting_timers",
+    "WorkflowChanges",
 ]

@@ -145,6 +145,26 @@ def task_bpmn_id(task: SpiffTask) -> str:
     return str(task.task_spec.bpmn_id)
 
 
+def task_id(task: SpiffTask) -> str:
+    """A task's own id in its workflow (kept in the projections as `spiff_task_id`)."""
+    return str(task.id)
+
+
+def task_name(task: SpiffTask) -> str:
+    return str(task.task_spec.bpmn_name or task.task_spec.bpmn_id)
+
+
+def task_lane(task: SpiffTask) -> str | None:
+    lane = task.task_spec.lane
+    return str(lane) if lane is not None else None
+
+
+def attached_event_ids(task: SpiffTask) -> list[str]:
+    """The ids of the events attached to a task's boundary (its siblings under Spiff's split)."""
+    parent = task.parent
+    return [str(sibling.id) for sibling in parent.children] if parent is not None else []
+
+
 def task_completed(workflow: BpmnWorkflow, spiff_task_id: str) -> bool:
     task = find_task(workflow, spiff_task_id)
     return task is not None and task.state == TaskState.COMPLETED
