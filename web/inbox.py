@@ -1,36 +1,28 @@
-"""Bank officers' inbox: my institution's open tasks, the application page, the step forms."""
+"""Bank officers' inbox: my institution's open tasks, the application page (its tasks worked on /tasks)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from engine.loans import assignment, listing, metrics, queries, services
+from engine.loans import assignment, listing, metrics, queries
 from engine.loans.actors import INSTITUTION_ADMIN, OFFICER
 from engine.loans.punctuality import step_punctuality
 from engine.platform import privacy
 from engine.workflow import tasks
-from engine.workflow.errors import ConcurrencyConflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from engine.workflow.working_days import SHANGHAI
+from engine.workflow.errors import ConcurrencyConflict, Forbidden, NotFound, ValidationFailed
 from web.auth import current_actor, safe_next
 from web.labels import translate
 from web.pages import TREND_WEEKS, countdown, engine, roles_required, weekly_chart
 from web.paging import PER_PAGE, Pager, offset_for, requested_page, requested_sort
+from web.tasks import due_of
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 STAFF = (OFFICER, INSTITUTION_ADMIN)
-STEPS = {
-    "accept": (services.accept, lambda form: {"note": form.get("note") or None}),
-    "decision": (None, None),
-    "disbursement": (services.disburse, lambda form: {
-        "contract_number": form.get("contract_number", ""), "amount": form.get("amount", ""),
-        "disbursed_on": form.get("disbursed_on", ""), "account": form.get("account") or None}),
-    "settlement": (services.settle, lambda form: {"settled_on": form.get("settled_on", "")}),
-}
 CLAIM_STATES = {"unclaimed": False, "claimed": True}
 DUE_WINDOWS = {"overdue": timedelta(0), "today": timedelta(days=1), "week": timedelta(days=7)}
 
@@ -79,9 +71,7 @@ def record() -> str:
     return render_template("inbox/record.html", record=own, trend=trend, chart=weekly_chart(trend))
 
 
-def _application_page(reference: str, errors: dict[str, list[str]] | None = None,
-                      form: dict[str, Any] | None = None, status: int = 200,
-                      reveal: bool = False) -> tuple[str, int]:
+def _application_page(reference: str, reveal: bool = False) -> tuple[str, int]:
     actor = current_actor()
     now = engine().clock.now()
     with engine().transaction() as session:
@@ -89,22 +79,23 @@ def _application_page(reference: str, errors: dict[str, list[str]] | None = None
             application = queries.application_for(session, actor, reference)
         except NotFound:
             abort(404)
-        tasks = queries.open_tasks_of(session, [application.id]).get(application.id, [])
+        # The case's open tasks this officer may work, each done on its task page (/tasks/<id>).
+        open_tasks = tasks.list_tasks(engine(), actor, case_id=application.id).items
         # Every view of an enterprise's data by an institution is on record (来源可溯、去向可查).
         privacy.record_institution_views(session, now, actor, [application], via="page")
         contact = (privacy.reveal_enterprise_contact(session, now, actor, application) if reveal
                    else privacy.enterprise_contact(session, application))
         events = queries.timeline(session, application.id)
         punctuality = step_punctuality(session, application)
-    return render_template("inbox/application.html", application=application, tasks=tasks, events=events,
-                           punctuality=punctuality, contact=contact, errors=errors or {}, form=form or {},
-                           shanghai=SHANGHAI), status
+    return render_template("inbox/application.html", application=application, events=events,
+                           tasks=[(view, due_of(view)) for view in open_tasks], language=str(get_locale()),
+                           punctuality=punctuality, contact=contact), 200
 
 
 @bp.get("/<reference>")
 @roles_required(*STAFF)
 def show(reference: str) -> tuple[str, int]:
-    """Show an application of my institution with its timeline and the form of its open step."""
+    """Show an application of my institution with its timeline and its open tasks."""
     return _application_page(reference)
 
 
@@ -113,37 +104,6 @@ def show(reference: str) -> tuple[str, int]:
 def reveal_contact(reference: str) -> tuple[str, int]:
     """Show the applicant's contact data in full; the disclosure is recorded."""
     return _application_page(reference, reveal=True)
-
-
-@bp.post("/<reference>/<step>")
-@roles_required(*STAFF)
-def take_step(reference: str, step: str) -> Response | tuple[str, int]:
-    """Take a step (accept, decision, disbursement, settlement) from its form."""
-    if step not in STEPS:
-        abort(404)
-    form = request.form
-    try:
-        if step == "decision":
-            if form.get("decision") == "approve":
-                services.approve(engine(), current_actor(), reference, {
-                    "amount": form.get("amount", ""), "annual_rate": form.get("annual_rate", ""),
-                    "term_months": _int(form.get("term_months")), "conditions": form.get("conditions") or None})
-            elif form.get("decision") == "reject":
-                services.reject(engine(), current_actor(), reference, {"reason": form.get("reason", "")})
-            else:
-                raise ValidationFailed({"decision": [_("Choose approve or reject.")]})
-        else:
-            service, read = STEPS[step]
-            service(engine(), current_actor(), reference, read(form))
-    except NotFound:
-        abort(404)
-    except ValidationFailed as error:
-        return _application_page(reference, error.errors, form.to_dict(), 422)
-    except (ConcurrencyConflict, InvalidTransition) as error:
-        flash(_("This step could not be taken: %(reason)s", reason=translate(error.message)), "error")
-        return redirect(url_for("inbox.show", reference=reference))
-    flash(_("Saved."), "success")
-    return redirect(url_for("inbox.show", reference=reference))
 
 
 @bp.post("/tasks/<int(max=2147483647):task_id>/<action>")
@@ -166,10 +126,6 @@ def task_assignment(task_id: int, action: str) -> Response:
         reason = next(iter(error.errors.values()))[0] if isinstance(error, ValidationFailed) else error.message
         flash(_("The task could not be changed: %(reason)s", reason=translate(reason)), "error")
     return redirect(safe_next(request.form.get("next")) or url_for("inbox.index"))
-
-
-def _int(value: str | None) -> int | str | None:
-    return int(value) if value and value.isdigit() else value
 
 
 def init_app(app: Flask) -> None:

@@ -33,6 +33,12 @@ def _apply(page: Page, amount: str = "500000.00", purpose: str = "Working capita
     return _heading(page).inner_text().split(" — ")[0]
 
 
+def _open_task(page: Page, name: str) -> None:
+    """From the application page, open the task `name` (its row's link) on the task page."""
+    page.get_by_role("row", name=re.compile(name)).get_by_role("link", name="Open the task").click()
+    expect(_heading(page)).to_have_text(name)
+
+
 def _enterprise_sees(page: Page, reference: str, status: str) -> None:
     """The enterprise's page of the application, freshly loaded, shows `status`."""
     page.goto(f"/my/applications/{reference}")
@@ -67,37 +73,47 @@ def test_the_enterprise_applies_and_follows_each_step_officer_a_takes(open_page)
     expect(diagram).to_have_attribute("data-rendered", "true")
     expect(officer.locator('[data-element-id="Accept"].position-active')).to_have_count(1)
 
-    officer.get_by_role("button", name="Accept the application").click()
-    expect(officer.get_by_role("status").first).to_have_text("Saved.")
+    tasks = officer.get_by_role("region", name="Open tasks of this application")
+    row = tasks.get_by_role("row", name=re.compile("Accept"))
+    expect(row).to_contain_text(ACCEPT_BY)
+    expect(row).to_contain_text("officer-a")  # who holds it
+    _open_task(officer, "Accept")
+    officer.get_by_label("Note").fill("Documents complete")
+    officer.get_by_role("button", name="Submit").click()
+    expect(officer.get_by_role("status").first).to_have_text("Task “Accept” completed.")
     expect(_heading(officer)).to_have_text(f"{reference} — Accepted")
     _enterprise_sees(enterprise, reference, "Accepted")
     expect(enterprise.get_by_text(re.compile(r"The bank must decide by 2026-10-\d\d 24:00\."))).to_be_visible()
     expect(enterprise.locator('[data-element-id="Decide"].position-active')).to_have_count(1)
     expect(enterprise.locator('[data-element-id="Accept"].position-done')).to_have_count(1)
 
+    _open_task(officer, "Credit decision")
     officer.get_by_label("Approve").check()
     officer.get_by_label("Credit amount (yuan)").fill("400000.00")
-    officer.get_by_label("Annual rate, percent").fill("3.85")
+    officer.get_by_label("Annual rate (%)").fill("3.85")
     officer.get_by_label("Term (months)").fill("12")
-    officer.get_by_role("button", name="Report the decision").click()
+    officer.get_by_role("button", name="Submit").click()
     expect(_heading(officer)).to_have_text(f"{reference} — Approved")
     _enterprise_sees(enterprise, reference, "Approved")
     expect(enterprise.get_by_text("Approved: 400,000.00 yuan at 3.85 % a year for 12 months.")).to_be_visible()
     expect(enterprise.get_by_role("button", name="Withdraw the application")).to_have_count(0)
 
-    officer.get_by_label("Contract number").fill("HT-2026-0001")
-    officer.get_by_label("Amount (yuan)").fill("400000.00")
-    officer.get_by_label("Date").fill("2026-09-30")
-    officer.get_by_label("Account (optional)").fill("6222020200112233")
-    officer.get_by_role("button", name="Report the disbursement").click()
+    _open_task(officer, "Disbursement")
+    officer.get_by_label("Contract (loan note) number").fill("HT-2026-0001")
+    officer.get_by_label("Amount disbursed (yuan)").fill("400000.00")
+    officer.get_by_label("Disbursed on").fill("2026-09-30")
+    officer.get_by_label("Account").fill("6222020200112233")
+    officer.get_by_role("button", name="Submit").click()
     expect(_heading(officer)).to_have_text(f"{reference} — Disbursed")
     expect(officer.get_by_text("************2233")).to_be_visible()  # the account number is masked
     _enterprise_sees(enterprise, reference, "Disbursed")
     expect(enterprise.get_by_text("HT-2026-0001")).to_be_visible()
 
+    _open_task(officer, "Settlement")
     officer.get_by_label("Settlement date").fill("2026-09-30")
-    officer.get_by_role("button", name="Report the settlement").click()
+    officer.get_by_role("button", name="Submit").click()
     expect(_heading(officer)).to_have_text(f"{reference} — Settled")
+    expect(officer.get_by_text("No open task for you on this application.")).to_be_visible()
     _enterprise_sees(enterprise, reference, "Settled")
     timeline = enterprise.locator("ol.timeline")
     for event in ("Application submitted", "Accepted by the bank", "Credit approved", "Loan disbursed",
@@ -116,19 +132,21 @@ def test_a_rejection_needs_a_reason_which_the_enterprise_then_reads(open_page):
     reference = _apply(enterprise)
     officer = open_page("officer-a")
     officer.get_by_role("row", name=re.compile(reference)).get_by_role("link", name=reference).click()
-    officer.get_by_role("button", name="Accept the application").click()
+    _open_task(officer, "Accept")
+    officer.get_by_role("button", name="Submit").click()
     expect(_heading(officer)).to_have_text(f"{reference} — Accepted")
 
-    officer.get_by_label("Reject").check()
-    officer.get_by_role("button", name="Report the decision").click()
-    expect(officer.get_by_role("alert")).to_contain_text("Length must be between 1 and 1000.")
-    expect(_heading(officer)).to_have_text(f"{reference} — Accepted")  # nothing changed
-    expect(officer.get_by_label("Reject")).to_be_checked()  # the input is kept
+    _open_task(officer, "Credit decision")
+    officer.get_by_label("Reject", exact=True).check()
+    officer.get_by_role("button", name="Submit").click()
+    expect(officer.locator("#field-reason-error")).to_contain_text("Required.")
+    expect(_heading(officer)).to_have_text("Credit decision")  # still the task, nothing changed
+    expect(officer.get_by_label("Reject", exact=True)).to_be_checked()  # the input is kept
     _enterprise_sees(enterprise, reference, "Accepted")
     expect(enterprise.get_by_text("Reason given by the bank")).to_have_count(0)
 
-    officer.get_by_label("Reason (shown to the enterprise)").fill("Turnover too low for this amount")
-    officer.get_by_role("button", name="Report the decision").click()
+    officer.get_by_label("Reason for rejection").fill("Turnover too low for this amount")
+    officer.get_by_role("button", name="Submit").click()
     expect(_heading(officer)).to_have_text(f"{reference} — Rejected")
     _enterprise_sees(enterprise, reference, "Rejected")
     expect(enterprise.get_by_text("Reason given by the bank: Turnover too low for this amount")).to_be_visible()

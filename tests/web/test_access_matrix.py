@@ -19,14 +19,19 @@ def reference(browser, parties, engine):
         return session.scalars(sa.select(LoanApplication.reference)).one()
 
 
-def _institution_actions(reference):
+@pytest.fixture
+def task(reference, engine):
+    """The application's open Accept task, worked on its task page."""
+    return scalar(engine, sa.select(TaskRow.id).where(TaskRow.state == "open", TaskRow.bpmn_id == "Accept"))
+
+
+def _institution_actions(reference, task):
     return [
         ("get", f"/inbox/{reference}", None),
-        ("post", f"/inbox/{reference}/accept", {}),
-        ("post", f"/inbox/{reference}/decision", {"decision": "reject", "reason": "x"}),
-        ("post", f"/inbox/{reference}/disbursement", {"contract_number": "x", "amount": "1.00",
-                                                      "disbursed_on": "2026-09-30"}),
-        ("post", f"/inbox/{reference}/settlement", {"settled_on": "2026-09-30"}),
+        ("get", f"/tasks/{task}", None),
+        ("post", f"/tasks/{task}", {"note": "x"}),
+        ("post", f"/tasks/{task}", {"decision": "reject", "reason": "x"}),
+        ("post", f"/tasks/{task}/claim", {"take_over": "1"}),
     ]
 
 
@@ -35,10 +40,10 @@ def _events(engine):
 
 
 @pytest.mark.parametrize("intruder", ["officer-b", "ent-user", "supervisor", "author"])
-def test_other_users_get_404_on_institution_a_pages(browser, reference, engine, intruder):
+def test_other_users_get_404_on_institution_a_pages(browser, reference, task, engine, intruder):
     before = _events(engine)
     client = browser(intruder)
-    for method, path, data in _institution_actions(reference):
+    for method, path, data in _institution_actions(reference, task):
         response = client.get(path) if method == "get" else client.post(path, data)
         assert response.status_code == 404, (intruder, path)
     assert _events(engine) == before
@@ -53,9 +58,9 @@ def test_other_users_get_404_on_the_enterprises_pages(browser, reference, engine
     assert scalar(engine, sa.select(LoanApplication.status)) == "submitted"
 
 
-def test_anonymous_users_are_sent_to_sign_in(browser, reference):
+def test_anonymous_users_are_sent_to_sign_in(browser, reference, task):
     client = browser()
-    for method, path, data in [*_institution_actions(reference), ("get", "/my/applications", None),
+    for method, path, data in [*_institution_actions(reference, task), ("get", "/my/applications", None),
                                ("post", f"/my/applications/{reference}/withdraw", {})]:
         response = client.get(path) if method == "get" else client.post(path, data)
         assert response.status_code in (302, 400), path
@@ -63,9 +68,9 @@ def test_anonymous_users_are_sent_to_sign_in(browser, reference):
             assert "/login" in response.headers["Location"]
 
 
-def test_posts_without_csrf_token_are_refused(browser, reference, engine):
+def test_posts_without_csrf_token_are_refused(browser, reference, task, engine):
     officer = browser("officer-a")
-    response = officer.post(f"/inbox/{reference}/accept", {}, csrf=False)
+    response = officer.post(f"/tasks/{task}", {}, csrf=False)
     assert response.status_code == 400
     enterprise = browser("ent-user")
     assert enterprise.post(f"/my/applications/{reference}/withdraw", {}, csrf=False).status_code == 400
@@ -88,7 +93,7 @@ STAFF_A = {"officer-a", "bank-admin-a"}
 USERS_WITH_TASKS = {"ent-user", "other-user", "officer-a", "officer-b", "bank-admin-a", "supervisor", "admin"}
 AUDIENCE = {
     "inbox.index": STAFF_A | {"officer-b"}, "inbox.record": STAFF_A | {"officer-b"},  # each sees their own
-    "inbox.show": STAFF_A, "inbox.reveal_contact": STAFF_A, "inbox.take_step": STAFF_A,
+    "inbox.show": STAFF_A, "inbox.reveal_contact": STAFF_A,
     "inbox.task_assignment": STAFF_A,
     "enterprise.index": {"ent-user", "other-user"}, "enterprise.new": {"ent-user", "other-user"},
     "enterprise.create": {"ent-user", "other-user"},
@@ -108,7 +113,7 @@ AUDIENCE = {
        for endpoint in ("notifications.index", "notifications.open_notification", "notifications.mark_all_read")},
 }
 USERS = ["ent-user", "other-user", "officer-a", "officer-b", "bank-admin-a", "supervisor", "author", "admin"]
-FORMS = {"inbox.take_step": {"note": "x"}, "inbox.task_assignment": {"assignee": "officer-a"},
+FORMS = {"inbox.task_assignment": {"assignee": "officer-a"},
          "task_pages.complete": {"note": "x"}, "task_pages.claim": {"take_over": "1"},
          "enterprise.withdraw": {"reason": "x"}}
 
@@ -123,7 +128,7 @@ def _audience(endpoint: str) -> set[str]:
 
 
 def _routes(web_app, reference, task_id):
-    values = {"reference": reference, "step": "accept", "task_id": task_id, "action": "unclaim", "user_id": 1,
+    values = {"reference": reference, "task_id": task_id, "action": "unclaim", "user_id": 1,
               "institution_id": 1, "product_id": 1, "incident_id": 1,
               "delivery_id": 1, "notification_id": 1}
     for rule in web_app.url_map.iter_rules():

@@ -6,13 +6,19 @@ import re
 
 import sqlalchemy as sa
 
-from engine.models import AuditEvent, LoanApplication
+from engine.models import AuditEvent, LoanApplication, TaskRow
 from tests.conftest import cst, scalar
 
 
 def _reference(engine):
     with engine.transaction() as session:
         return session.scalars(sa.select(LoanApplication.reference).order_by(LoanApplication.id.desc())).first()
+
+
+def _task(engine, reference: str, bpmn_id: str) -> int:
+    """The open task `bpmn_id` of an application, worked on its task page (/tasks/<id>)."""
+    return scalar(engine, sa.select(TaskRow.id).join(LoanApplication, LoanApplication.id == TaskRow.application_id)
+                  .where(LoanApplication.reference == reference, TaskRow.bpmn_id == bpmn_id, TaskRow.state == "open"))
 
 
 def _apply(enterprise, parties, **overrides):
@@ -33,12 +39,21 @@ def test_enterprise_applies_and_officer_takes_every_step(browser, parties, engin
     assert reference in inbox and "个工作日" in inbox  # the countdown, in Chinese by default
     page = officer.get(f"/inbox/{reference}").get_data(as_text=True)
     assert "受理" in page
-    assert officer.post(f"/inbox/{reference}/accept", {"note": "齐全"}).status_code == 302
-    assert officer.post(f"/inbox/{reference}/decision", {
-        "decision": "approve", "amount": "400000.00", "annual_rate": "3.85", "term_months": "12"}).status_code == 302
-    assert officer.post(f"/inbox/{reference}/disbursement", {
-        "contract_number": "HT-1", "amount": "400000.00", "disbursed_on": "2026-09-30"}).status_code == 302
-    assert officer.post(f"/inbox/{reference}/settlement", {"settled_on": "2026-09-30"}).status_code == 302
+    steps = [("Accept", "受理", {"note": "齐全"}),
+             ("Decide", "审贷决定", {"decision": "approve", "amount": "400000.00", "annual_rate": "3.85",
+                                   "term_months": "12"}),
+             ("Disburse", "放款", {"contract_number": "HT-1", "amount": "400000.00", "disbursed_on": "2026-09-30"}),
+             ("Settle", "结清", {"settled_on": "2026-09-30"})]
+    for bpmn_id, name, data in steps:
+        task = _task(engine, reference, bpmn_id)
+        page = officer.get(f"/inbox/{reference}").get_data(as_text=True)
+        tasks = page.split('id="open-tasks"')[1].split("</section>")[0]
+        assert f"<td>{name}</td>" in tasks and f'href="/tasks/{task}">办理</a>' in tasks  # each step, from its page
+        assert tasks.count("<tr>") == 2  # the header and the one open task
+        response = officer.post(f"/tasks/{task}", data)
+        assert response.status_code == 302 and response.headers["Location"].endswith(f"/inbox/{reference}")
+    done = officer.get(f"/inbox/{reference}").get_data(as_text=True)
+    assert "本申请暂无待您办理的任务。" in done and ">办理</a>" not in done
 
     mine = enterprise.get(f"/my/applications/{reference}").get_data(as_text=True)
     assert "已结清" in mine and "已授信" not in mine.split("<h1>")[1].split("</h1>")[0]
@@ -57,9 +72,10 @@ def test_bad_input_gets_its_message_keeps_the_input_and_changes_nothing(browser,
     _apply(enterprise, parties)
     reference = _reference(engine)
     officer = browser("officer-a")
-    officer.post(f"/inbox/{reference}/accept", {})
-    rejected = officer.post(f"/inbox/{reference}/decision", {"decision": "reject", "reason": "  "})
-    assert rejected.status_code == 422 and "需要填写理由" in rejected.get_data(as_text=True)
+    officer.post(f"/tasks/{_task(engine, reference, 'Accept')}", {})
+    rejected = officer.post(f"/tasks/{_task(engine, reference, 'Decide')}", {"decision": "reject", "reason": "  "})
+    body = rejected.get_data(as_text=True)
+    assert rejected.status_code == 422 and '<span id="field-reason-error" class="error" role="alert"> 必填。' in body
     assert scalar(engine, sa.select(LoanApplication.status)) == "accepted"
 
 
@@ -72,8 +88,8 @@ def test_the_enterprise_sees_the_rejection_reason_and_can_withdraw_before(browse
     _apply(enterprise, parties)
     second = _reference(engine)
     officer = browser("officer-a")
-    officer.post(f"/inbox/{second}/accept", {})
-    officer.post(f"/inbox/{second}/decision", {"decision": "reject", "reason": "缺少抵押"})
+    officer.post(f"/tasks/{_task(engine, second, 'Accept')}", {})
+    officer.post(f"/tasks/{_task(engine, second, 'Decide')}", {"decision": "reject", "reason": "缺少抵押"})
     page = enterprise.get(f"/my/applications/{second}").get_data(as_text=True)
     assert "缺少抵押" in page and "撤销申请" not in page
 
@@ -101,6 +117,25 @@ def test_english_is_available(browser):
     assert "Nothing waiting for your institution." in page
 
 
+def test_the_application_page_lists_its_open_tasks_in_the_readers_language(browser, parties, engine, clock):
+    _apply(browser("ent-user"), parties)
+    reference = _reference(engine)
+    officer = browser("officer-a")
+    officer.post(f"/tasks/{_task(engine, reference, 'Accept')}", {})
+    task = _task(engine, reference, "Decide")
+    officer.post(f"/tasks/{task}/claim")
+    clock.advance(days=1)
+    tasks = officer.get(f"/inbox/{reference}").get_data(as_text=True).split('id="open-tasks"')[1].split("</section>")[0]
+    assert "本申请的待办任务" in tasks and "<td>审贷决定</td>" in tasks and "<td>officer-a</td>" in tasks
+    assert re.search(r'<td>2026-10-20 24:00</td>\s*<td><span class="green">剩余 10 个工作日</span></td>', tasks)
+    assert f'href="/tasks/{task}">办理</a>' in tasks
+    english = officer.get(f"/inbox/{reference}?lang=en").get_data(as_text=True)
+    tasks = english.split('id="open-tasks"')[1].split("</section>")[0]
+    assert "Open tasks of this application" in tasks and "<td>Credit decision</td>" in tasks  # the model's en.name
+    assert "working days left" in tasks and f'href="/tasks/{task}">Open the task</a>' in tasks
+    assert "审贷决定" not in tasks and "办理" not in tasks
+
+
 def test_wrong_password_and_rate_limit(browser, clock):
     anonymous = browser()
     assert anonymous.login("officer-a", "wrong").status_code == 401
@@ -124,8 +159,9 @@ def test_the_timeline_says_which_steps_were_on_time_and_how_late_the_others(brow
     reference = _reference(engine)
     clock.advance(days=12)  # 2026-10-12 10:00: two days past the acceptance deadline (10-10 24:00)
     officer = browser("officer-a")
-    assert officer.post(f"/inbox/{reference}/accept", {}).status_code == 302
-    assert officer.post(f"/inbox/{reference}/decision", {"decision": "reject", "reason": "No"}).status_code == 302
+    assert officer.post(f"/tasks/{_task(engine, reference, 'Accept')}", {}).status_code == 302
+    assert officer.post(f"/tasks/{_task(engine, reference, 'Decide')}", {
+        "decision": "reject", "reason": "No"}).status_code == 302
     for page in (officer.get(f"/inbox/{reference}?lang=en"), enterprise.get(f"/my/applications/{reference}?lang=en")):
         items = page.get_data(as_text=True).split('<ol class="timeline">')[1].split("</ol>")[0].split("<li>")
         accepted = next(item for item in items if "Accepted by the bank" in item)
