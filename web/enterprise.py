@@ -89,7 +89,7 @@ def show(reference: str) -> str:
             application = queries.application_for(session, current_actor(), reference)
         except NotFound:
             abort(404)
-        events = [e for e in queries.timeline(session, application.id) if e.action != "viewed"]
+        events = queries.timeline_entries(session, application, reads=False)  # institutions' reads: not shown
         punctuality = step_punctuality(session, application)
     return render_template("enterprise/application.html", application=application, events=events,
                            punctuality=punctuality)

@@ -85,7 +85,7 @@ def _application_page(reference: str, reveal: bool = False) -> tuple[str, int]:
         privacy.record_institution_views(session, now, actor, [application], via="page")
         contact = (privacy.reveal_enterprise_contact(session, now, actor, application) if reveal
                    else privacy.enterprise_contact(session, application))
-        events = queries.timeline(session, application.id)
+        events = queries.timeline_entries(session, application)
         punctuality = step_punctuality(session, application)
     return render_template("inbox/application.html", application=application, events=events,
                            tasks=[(view, due_of(view)) for view in open_tasks], language=str(get_locale()),

@@ -78,7 +78,7 @@ def application(reference: str) -> str:
         except NotFound:
             abort(404)
         contact = privacy.enterprise_contact(session, found)
-        events = queries.timeline(session, found.id)
+        events = queries.timeline_entries(session, found)
         punctuality = step_punctuality(session, found)
         institution = session.get(Institution, found.institution_id)
     return render_template("supervision/application.html", application=found, contact=contact, events=events,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -18,8 +20,10 @@ from engine.models import (
     SlaBreach,
     TaskRow,
     TimerRow,
+    UserAccount,
 )
 from engine.workflow.errors import NotFound
+from engine.workflow.working_days import SHANGHAI
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,98 @@ def timeline(session: Session, application_id: int) -> list[AuditEvent]:
     """Every recorded event of an application, oldest first."""
     return list(session.scalars(
         sa.select(AuditEvent).where(AuditEvent.application_id == application_id).order_by(AuditEvent.id)))
+
+
+# What an institution's read of an application leaves on record (privacy.record_institution_views):
+# every page load and API read. Reveals of the contact data ("personal_data_revealed") are
+# disclosures and stay rows of their own.
+INSTITUTION_READS = frozenset({"viewed"})
+
+
+@dataclass(frozen=True)
+class EventEntry:
+    """A timeline line that is one recorded event (a step, a note, a reason, a reveal…)."""
+
+    event: AuditEvent
+    kind: Literal["event"] = "event"
+
+    @property
+    def at(self) -> datetime:
+        return self.event.at
+
+
+@dataclass
+class ReadsEntry:
+    """One timeline line for all of one institution's reads of the application on one Beijing day."""
+
+    day: date
+    institution_id: int | None
+    institution: str
+    first: datetime
+    last: datetime
+    count: int = 1
+    kind: Literal["reads"] = field(default="reads", init=False)
+
+    @property
+    def at(self) -> datetime:
+        return self.first
+
+
+TimelineEntry = EventEntry | ReadsEntry
+
+
+def group_reads(events: Iterable[AuditEvent], institution_of: Mapping[str, int | None],
+                names: Mapping[int, str], default_institution: int | None = None) -> list[TimelineEntry]:
+    """The events as timeline lines, oldest first: institutions' reads folded into one line per
+    institution per Beijing day (placed at the day's first read), every other event a line of its own.
+
+    `institution_of` maps a reader (the audit actor) to its institution; a reader it does not know
+    counts for `default_institution` (the case's, the only one whose staff may read it).
+    """
+    entries: list[TimelineEntry] = []
+    days: dict[tuple[int | None, date], ReadsEntry] = {}
+    for event in events:
+        if event.action not in INSTITUTION_READS:
+            entries.append(EventEntry(event))
+            continue
+        institution = institution_of.get(event.actor, default_institution)
+        day = event.at.astimezone(SHANGHAI).date()
+        line = days.get((institution, day))
+        if line is None:
+            line = days[(institution, day)] = ReadsEntry(
+                day, institution, names.get(institution, "") if institution is not None else "", event.at, event.at)
+            entries.append(line)
+        else:
+            line.count += 1
+            line.first, line.last = min(line.first, event.at), max(line.last, event.at)
+    return entries
+
+
+def _readers_institutions(session: Session, readers: set[str]) -> dict[str, int | None]:
+    """The institution of each reader: a user's own, or the institution whose key the system used."""
+    found: dict[str, int | None] = {username: institution for username, institution in session.execute(
+        sa.select(UserAccount.username, UserAccount.institution_id).where(UserAccount.username.in_(readers)))}
+    # A bank's own system reads as "system:<institution code>:<key prefix>" (access.authenticate).
+    codes = {reader: reader.removeprefix("system:").rsplit(":", 1)[0] for reader in readers - found.keys()
+             if reader.startswith("system:") and reader.count(":") >= 2}
+    if codes:
+        ids = {code: institution for code, institution in session.execute(
+            sa.select(Institution.code, Institution.id).where(Institution.code.in_(set(codes.values()))))}
+        found.update({reader: ids[code] for reader, code in codes.items() if code in ids})
+    return {reader: institution for reader, institution in found.items() if institution is not None}
+
+
+def timeline_entries(session: Session, application: LoanApplication, *, reads: bool = True) -> list[TimelineEntry]:
+    """An application's timeline for display, oldest first: institutions' reads one line per institution
+    per Beijing day (left out when not `reads`), steps, notes, reasons, reveals… one line each."""
+    events = [event for event in timeline(session, application.id)
+              if reads or event.action not in INSTITUTION_READS]
+    readers = {event.actor for event in events if event.action in INSTITUTION_READS}
+    institution_of = _readers_institutions(session, readers) if readers else {}
+    wanted = set(institution_of.values()) | {application.institution_id}
+    names = {institution: name for institution, name in session.execute(
+        sa.select(Institution.id, Institution.name).where(Institution.id.in_(wanted)))} if readers else {}
+    return group_reads(events, institution_of, names, default_institution=application.institution_id)
 
 
 def offer(session: Session) -> list[tuple[Institution, list[LoanProduct]]]:
