@@ -34,7 +34,7 @@ from notifications import texts
 from notifications.settings import DeliverySettings
 
 TASK_REACHES_OFFICERS = {"application.submitted", "application.accepted", "application.approved",
-                         "application.disbursed", "sla.reminder"}
+                         "application.disbursed", "application.material_supplied", "sla.reminder"}
 IN_APP, EMAIL, WEBHOOK = "in_app", "email", "webhook"
 
 

@@ -41,6 +41,14 @@ TEXTS: dict[tuple[str, str], tuple[str, str]] = {
     ("application.disbursed", OFFICER): (
         N_("Loan %(reference)s awaits settlement"),
         N_("The loan of application %(reference)s was disbursed; record its settlement when it is repaid.")),
+    ("application.material_supplied", OFFICER): (
+        N_("Application %(reference)s: material supplied"),
+        N_("The enterprise answered the request for material on application %(reference)s; the credit decision "
+           "is back with your institution.")),
+    ("application.material_requested", ENTERPRISE): (
+        N_("Your application %(reference)s: material requested"),
+        N_("The bank asks for supplementary material on your application %(reference)s. Open your tasks on the "
+           "platform to answer before the deadline.")),
     ("sla.reminder", OFFICER): (
         N_("One working day left: %(reference)s"),
         N_("The %(kind)s deadline of application %(reference)s ends at %(due)s, one working day from now.")),
@@ -52,7 +60,7 @@ ENTERPRISE_TEXT = (N_("Your application %(reference)s: %(status)s"),
                    N_("The status of your application %(reference)s is now: %(status)s."))
 DIGEST_SUBJECT = N_("Deadlines ending within one working day: %(count)s")
 DIGEST_INTRO = N_("These deadlines end within one working day:")
-KIND = {"accept": N_("acceptance"), "decision": N_("credit decision")}
+KIND = {"accept": N_("acceptance"), "decision": N_("credit decision"), "disbursement": N_("disbursement")}
 STATUS = {"submitted": "Submitted", "accepted": "Accepted", "approved": "Approved", "rejected": "Rejected",
           "disbursed": "Disbursed", "settled": "Settled", "withdrawn": "Withdrawn"}  # msgids of web/labels.py
 
@@ -66,7 +74,7 @@ def _beijing(iso: str | None) -> str:
 def render(topic: str, params: dict[str, Any], gettext: Callable[[str], str]) -> tuple[str, str]:
     """The subject and body of a notification, in the language of `gettext`."""
     audience = params.get("audience", ENTERPRISE)
-    subject, body = ENTERPRISE_TEXT if audience == ENTERPRISE else TEXTS.get((topic, audience), ENTERPRISE_TEXT)
+    subject, body = TEXTS.get((topic, audience), ENTERPRISE_TEXT)
     values = {
         "reference": params.get("reference", ""),
         "status": gettext(STATUS.get(params.get("status", ""), params.get("status", ""))),

@@ -15,7 +15,7 @@ from engine.platform.demo import load_demo_data
 from engine.platform.housekeeping import purge_expired
 from engine.platform.migrate import upgrade
 from engine.workflow import calendar_service
-from engine.workflow.definitions import deploy
+from engine.workflow.definitions import bundle_beside, deploy
 from engine.workflow.errors import EngineError, ModelError, NotFound
 from engine.workflow.incidents import incident_summary, open_incident_summaries, retry_incident
 from engine.workflow.runtime import Engine
@@ -111,17 +111,26 @@ def calendar_load(file: Path, actor: str, partial: bool) -> None:
 @with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--by", "actor", default="author", show_default=True, help="Who deploys it (for the record).")
-def deploy_command(file: Path, actor: str) -> None:
-    """Deploy a BPMN file as the next version of its process; running instances keep theirs."""
+@click.option("--reason", default=None, help="Why (kept with the version).")
+def deploy_command(file: Path, actor: str, reason: str | None) -> None:
+    """Deploy a BPMN file as the next version of its process; running instances keep theirs.
+
+    The forms its user tasks name and the decision tables its business rule tasks call are read
+    from `forms/<key>.form.json` and `decisions/<id>.dmn` beside the file; any not found there are
+    carried over from the latest version.
+    """
     engine = _ready()
     try:
+        xml = file.read_text(encoding="utf-8")
+        forms, decisions = bundle_beside(file.parent, xml)
         with engine.transaction() as session:
-            definition = deploy(session, file.read_text(encoding="utf-8"), actor, engine.clock,
-                                operations=engine.operation_names())
+            definition = deploy(session, xml, actor, engine.clock, forms=forms, decisions=decisions,
+                                reason=reason, operations=engine.operation_names())
             key, version = definition.key, definition.version
     except (ModelError, UnicodeDecodeError) as err:
         raise click.ClickException(f"{file.name}: {err}") from None
-    click.echo(f"Deployed {key} version {version}.")
+    click.echo(f"Deployed {key} version {version} "
+               f"({len(forms)} forms, {len(decisions)} decision tables from {file.parent}).")
 
 
 @click.group("api-key", cls=AppGroup)

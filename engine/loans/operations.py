@@ -50,6 +50,8 @@ def record_decision(operation: InstanceOperation, task: TaskRow, values: dict[st
     """审贷结果: approve with amount, annual rate and term, or reject with a reason."""
     application, now, actor = application_of_operation(operation), operation.now, operation.actor
     before = application.status
+    if values["decision"] == "supplement":
+        return request_material(operation, application, values)
     if values["decision"] == "approve":
         amount, term = Decimal(values["amount"]), int(values["term_months"])
         conditions = (values.get("conditions") or "").strip() or None
@@ -65,6 +67,25 @@ def record_decision(operation: InstanceOperation, task: TaskRow, values: dict[st
     application.decision_working_days = operation.calendar.working_days_between(application.submitted_at, now)
     journal(operation, action, before, application, detail)
     return {**detail, "decided_at": now.isoformat()}
+
+
+def request_material(operation: InstanceOperation, application: LoanApplication,
+                     values: dict[str, Any]) -> dict[str, Any]:
+    """补充材料: the institution asks the enterprise for material before deciding (status unchanged)."""
+    requested = values["material_requested"].strip()
+    detail = {"decision": "supplement", "material_requested": requested}
+    journal(operation, "material_requested", application.status, application, detail)
+    application.updated_at = operation.now
+    return {**detail, "material_requested_at": operation.now.isoformat()}
+
+
+def record_material_supplied(operation: InstanceOperation, task: TaskRow, values: dict[str, Any]) -> dict[str, Any]:
+    """The enterprise answers a request for material; the decision goes back to the institution."""
+    application = application_of_operation(operation)
+    detail = {"material": values["material"].strip()}
+    journal(operation, "material_supplied", application.status, application, detail)
+    application.updated_at = operation.now
+    return {"material_supplied_at": operation.now.isoformat(), "material_supplied": True}
 
 
 def _check_within_request(application: LoanApplication, amount: Decimal, term: int, conditions: str | None) -> None:
@@ -156,4 +177,5 @@ EFFECTS: dict[str, Effect] = {
     "record_decision": record_decision,
     "record_disbursement": record_disbursement,
     "record_settlement": record_settlement,
+    "record_material_supplied": record_material_supplied,
 }

@@ -74,7 +74,7 @@ def submit(engine: Engine, actor: Actor, data: dict[str, Any]) -> LoanApplicatio
         definition = latest_definition(session, LOAN_PROCESS_KEY)
         operation = engine.start(
             session, definition, application.reference,
-            {"submitted_at": now.isoformat(), "application_reference": application.reference},
+            _start_data(session, application),
             InstanceContext(application.id, application.institution_id),
         )
         application.instance_id = operation.instance.id
@@ -85,6 +85,18 @@ def submit(engine: Engine, actor: Actor, data: dict[str, Any]) -> LoanApplicatio
             "authorization_scope": authorization["scope"],
         })
         return application
+
+
+def _start_data(session: Session, application: LoanApplication) -> dict[str, Any]:
+    """What the lifecycle starts with: when and what was asked, for its timers and decision tables."""
+    product = session.get(LoanProduct, application.product_id)  # in the identity map since the checks
+    institution = session.get(Institution, application.institution_id)
+    return {
+        "submitted_at": application.submitted_at.isoformat(), "application_reference": application.reference,
+        "product_code": product.code if product else None,
+        "institution_code": institution.code if institution else None,
+        "requested_amount": float(application.amount), "requested_term_months": application.term_months,
+    }
 
 
 def _check_parties(session: Session, actor: Actor, command: dict[str, Any], now: datetime) -> None:

@@ -219,7 +219,7 @@ def preview(engine: Engine, instance_id: int, target_version: int | None = None,
             return MigrationPreview(**base, to_version=target_version, possible=False, reason_code=refused.code,
                                     reason=refused.message)
         operation = _operation_on(engine, session, instance, target, source)
-        workflow = spiff.load_state(instance.state, engine.specs.get(source), operation.script_engine)
+        workflow = spiff.load_state(instance.state, engine.specs.get(source, session), operation.script_engine)
         changes = spiff.diff_instance(workflow, operation.model)
         refusal, timers = _simulate(engine, workflow, operation.model, changes, target)
         return MigrationPreview(

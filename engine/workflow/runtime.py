@@ -182,7 +182,7 @@ class Engine:
         return forms
 
     def documentation(self, session: Session, definition: ProcessDefinition, bpmn_id: str) -> str | None:
-        return spiff.documentation_of_element(self.specs.get(definition), bpmn_id)
+        return spiff.documentation_of_element(self.specs.get(definition, session), bpmn_id)
 
     def definition(self, session: Session, definition_id: int) -> ProcessDefinition:
         """A deployed definition (immutable, so cached by id)."""
@@ -226,7 +226,8 @@ class Engine:
             _, operation.workflow, operation.snapshot = cached
             operation.workflow.script_engine = operation.script_engine
         else:
-            operation.workflow = spiff.load_state(instance.state, self.specs.get(source), operation.script_engine)
+            model = self.specs.get(source, session)
+            operation.workflow = spiff.load_state(instance.state, model, operation.script_engine)
             operation.snapshot = Snapshot.of(operation.workflow)
         return operation
 
@@ -257,7 +258,7 @@ class InstanceOperation:
     provisional_dues: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.model = self.engine.specs.get(self.definition)
+        self.model = self.engine.specs.get(self.definition, self.session)
         self.binding = binding = self.engine.binding_of(self.definition.key)
         self.actor: Any = None  # who acts in this operation, for the effects it runs
         self._calendar: WorkingDayCalendar | None = None
@@ -272,8 +273,14 @@ class InstanceOperation:
             self.provisional_dues[due] = deadline.provisional
             return due
 
+        def working_days_between(start: str | datetime, end: str | datetime) -> int:
+            first, last = parse_instant(start), parse_instant(end)
+            if abs((last - first).days) > MAX_WORKING_DAYS * 2:
+                raise ModelError(f"working_days_between counts at most {MAX_WORKING_DAYS * 2} calendar days")
+            return self.calendar.working_days_between(first, last)
+
         self.script_engine = spiff.EngineScriptEngine(
-            {"add_working_days": add_working_days},
+            {"add_working_days": add_working_days, "working_days_between": working_days_between},
             self.engine.clock,
             binding.services(self),
             self.engine.script_line_budget,

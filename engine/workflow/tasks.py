@@ -179,7 +179,7 @@ def list_tasks(engine: Engine, actor: Any, *, state: str = "open", process_key: 
 
 def _named(engine: Engine, session: Session, definition_id: int, view: TaskView) -> TaskView:
     """The English names the model gives (parsed models are cached: no reads)."""
-    model = engine.specs.get(engine.definition(session, definition_id))
+    model = engine.specs.get(engine.definition(session, definition_id), session)
     view.name_en = spiff.element_properties(model, view.row.bpmn_id).get("en.name")
     view.process_name_en = model.properties.get("en.name")
     return view
@@ -380,7 +380,7 @@ def _start(engine: Engine, actor: Any, key: str, business_key: str, data: Mappin
         definition = latest_definition(session, key, required=False)
         if definition is None:
             raise NotFound("No such process.")
-        properties = spiff.start_event_properties(engine.specs.get(definition))
+        properties = spiff.start_event_properties(engine.specs.get(definition, session))
         role = properties.get("role")
         policy = policy_of(engine)
         if role is None or not policy.may_start(session, actor, role, business_key):

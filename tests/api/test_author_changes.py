@@ -131,3 +131,30 @@ def test_a_model_calling_an_operation_the_platform_lacks_is_refused_at_deploy(ca
                              "record_brech")):
         answer = callers.author.post("/api/v1/process-definitions", {"bpmn_xml": xml.replace(old, new, 1)})
         assert answer.status_code == 422 and named in answer.json["message"], answer.json
+
+
+def test_a_decision_table_deployed_through_the_api_changes_a_limit_by_product(callers, parties, clock, engine):
+    from engine.models import TimerRow
+    from tests.engine.test_decision_tables import SHIPPED, product_row, table_with_rows
+
+    table = table_with_rows(product_row("PA", decision="6"))
+    answer = callers.author.post("/api/v1/process-definitions", {
+        "bpmn_xml": SHIPPED, "decisions": {"loan_time_limits": table}, "reason": "科创贷审贷 6 个工作日"})
+    assert answer.status_code == 201, answer.json
+    cases = {}
+    for product, bank, caller in ((parties.product_a_id, parties.bank_a_id, callers.bank_a),
+                                  (parties.product_b_id, parties.bank_b_id, callers.bank_b)):
+        case = callers.enterprise.post("/api/v1/applications", application_input(
+            parties, clock.now(), product_id=product, institution_id=bank)).json["reference"]
+        assert caller.post(f"/api/v1/applications/{case}/accept", {}).status_code == 200
+        cases[product] = case
+    with engine.reading() as session:
+        calendar = engine.calendars.get(session)
+        due = dict(session.execute(sa.select(LoanApplication.product_id, TimerRow.due_at).join(
+            TimerRow, TimerRow.instance_id == LoanApplication.instance_id).where(
+            TimerRow.bpmn_id == "Decide_Deadline")).all())
+    assert due[parties.product_a_id] == calendar.add_working_days(clock.now(), 6).due
+    assert due[parties.product_b_id] == calendar.add_working_days(clock.now(), 10).due
+    refused = callers.author.post("/api/v1/process-definitions", {
+        "bpmn_xml": SHIPPED, "decisions": {"loan_time_limits": table.replace('"PA"', "__import__('os')")}})
+    assert refused.status_code == 422 and "row 1" in refused.json["message"]

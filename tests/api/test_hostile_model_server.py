@@ -21,7 +21,8 @@ from tests.engine.hostile_models import POISONS, SHIPPED
 
 def _model_poisoned_at_submission(script: str) -> str:
     xml = SHIPPED.read_text(encoding="utf-8")
-    poisoned = xml.replace("<bpmn:script>accept_working_days = 3", f"<bpmn:script>{script}\naccept_working_days = 3", 1)
+    poisoned = xml.replace("<spiffworkflow:postScript>decision_paused_working_days = 0",
+                           f"<spiffworkflow:postScript>{script}\ndecision_paused_working_days = 0", 1)
     assert poisoned != xml
     return poisoned
 

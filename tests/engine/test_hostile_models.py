@@ -114,7 +114,8 @@ def test_a_timer_asking_for_a_billion_working_days_fails_at_once_and_leaves_noth
     from engine.workflow.errors import ModelError
 
     _deploy(engine, SHIPPED.read_text(encoding="utf-8").replace(
-        "accept_working_days = 3", "accept_working_days = int('1' + '0' * 18)", 1))
+        "decision_paused_working_days = 0",
+        "decision_paused_working_days = 0\naccept_working_days = int('1' + '0' * 18)", 1))
     with pytest.raises(ModelError, match="at most"):
         submit()
     assert scalar(engine, sa.select(sa.func.count()).select_from(LoanApplication)) == 0

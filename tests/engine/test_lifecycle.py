@@ -49,10 +49,12 @@ def test_approved_loan_runs_to_settlement(engine, parties, submit, clock, betwee
     between_steps()
     services.approve(engine, parties.officer_a, application_id, APPROVAL)
     assert _open_tasks(engine, application_id) == ["Disburse"]
-    assert _timers(engine, application_id) == []
+    assert _timers(engine, application_id) == ["Disburse_Deadline"]  # the 放款 commitment
     between_steps()
     services.disburse(engine, parties.officer_a, application_id, {
         "contract_number": "HT-2026-001", "amount": "400000.00", "disbursed_on": "2026-09-30"})
+    assert _timers(engine, application_id) == []
+    assert "Disburse_Deadline" in _timers(engine, application_id, "cancelled")
     between_steps()
     clock.advance(days=30)
     services.settle(engine, parties.officer_a, application_id, {"settled_on": "2026-10-30"})

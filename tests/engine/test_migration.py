@@ -20,7 +20,7 @@ from engine.models import (
 )
 from engine.workflow import migration
 from engine.workflow.adapter import parse_model
-from engine.workflow.definitions import BPMN_DIR, deploy, shipped_forms
+from engine.workflow.definitions import BPMN_DIR, deploy, shipped_decisions, shipped_forms
 from engine.workflow.errors import ModelError, NotFound, ValidationFailed
 from engine.workflow.migration import MigrationRefused
 from engine.workflow.timers import sweep_due_timers
@@ -86,7 +86,8 @@ def without_decide(xml: str) -> str:
     nodes = {"Decide"} | {event.get("id") for event in attached}
     flows = {out.get("id")}
     while True:  # flows out of removed nodes go, then nodes left with no way in
-        flows |= {f.get("id") for f in process.iterfind("bpmn:sequenceFlow", NS) if f.get("sourceRef") in nodes}
+        flows |= {f.get("id") for f in process.iterfind("bpmn:sequenceFlow", NS)
+                  if f.get("sourceRef") in nodes or f.get("targetRef") in nodes}
         orphans = {node.get("id") for node in process if node.get("id") not in nodes
                    and node.findall("bpmn:incoming", NS)
                    and all(incoming.text in flows for incoming in node.iterfind("bpmn:incoming", NS))}
@@ -317,7 +318,8 @@ def test_cases_that_cannot_move_are_refused_with_their_reason(engine, parties, a
         assert refused.value.code == code
     other = shipped_xml().replace('id="loan_lifecycle"', 'id="other_process"').replace(
         'processRef="loan_lifecycle"', 'processRef="other_process"')
-    deploy_version(engine, other, forms=shipped_forms(parse_model(other)))
+    tables = shipped_decisions(other)
+    deploy_version(engine, other, forms=shipped_forms(parse_model(other, decisions=tables)), decisions=tables)
     with pytest.raises(MigrationRefused) as refused:
         migration.migrate(engine, instance_id, 1, "admin", "x", target_key="other_process")
     assert refused.value.code == "other_process"

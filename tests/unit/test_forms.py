@@ -55,7 +55,8 @@ def test_shipped_forms_parse_with_their_file_name_as_key(name):
 
 def test_the_decision_form_has_the_api_field_names_in_order():
     form = parse_form(DECIDE)
-    assert [f.key for f in form.fields] == ["decision", "amount", "annual_rate", "term_months", "conditions", "reason"]
+    assert [f.key for f in form.fields] == ["decision", "amount", "annual_rate", "term_months", "conditions", "reason",
+                                                "material_requested"]
     amount = form.fields[1]
     assert (amount.number_format, amount.minimum, amount.maximum) == ("money", Decimal("0.01"), Decimal("1E+11"))
     assert form.labels("zh")["amount"] == "授信金额（元）"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from engine.workflow.adapter import parse_model
-from engine.workflow.definitions import BPMN_DIR
+from engine.workflow.definitions import BPMN_DIR, shipped_decisions
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -27,7 +27,7 @@ def _bounds(element_id: str) -> tuple[float, float, float, float]:
 
 
 def test_the_model_validates_and_parses():
-    model = parse_model(XML)
+    model = parse_model(XML, decisions=shipped_decisions(XML))
     assert (model.process_id, model.name) == ("loan_lifecycle", "贷款全流程")
 
 
@@ -53,9 +53,19 @@ def test_boundary_events_sit_on_the_border_of_their_task():
         assert on_vertical or on_horizontal, event.get("id")
 
 
-def test_deadline_rules_are_parameters_of_the_model():
-    script = PROCESS.find("bpmn:scriptTask[@id='Set_SLA_Rules']/bpmn:script", NS).text
-    assert "accept_working_days = 3" in script and "decision_working_days = 10" in script
+def test_deadline_rules_are_a_decision_table_of_the_model():
+    spiff = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
+    rules = PROCESS.find("bpmn:businessRuleTask[@id='Set_SLA_Rules']", NS)
+    assert rules.find(f".//{spiff}calledDecisionId").text == "loan_time_limits"
+    table = etree.fromstring(shipped_decisions(XML)["loan_time_limits"].encode())
+    dmn = {"dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/"}
+    outputs = [o.get("name") for o in table.iterfind(".//dmn:output", dmn)]
+    default = [e.text for e in table.iterfind(".//dmn:rule[last()]/dmn:outputEntry/dmn:text", dmn)]
+    assert dict(zip(outputs, default, strict=True)) == {
+        "accept_working_days": "3", "decision_working_days": "10", "disbursement_working_days": "5",
+        "supplement_working_days": "5", "pause_decision_clock_for_material": "True"}
     expressions = {e.getparent().getparent().get("id"): e.text for e in PROCESS.iterfind(".//bpmn:timeDate", NS)}
     assert expressions["Accept_Deadline"] == "add_working_days(submitted_at, accept_working_days)"
-    assert expressions["Decide_Deadline"] == "add_working_days(accepted_at, decision_working_days)"
+    assert expressions["Decide_Deadline"] == (
+        "add_working_days(accepted_at, decision_working_days + decision_paused_working_days)")
+    assert expressions["Disburse_Deadline"] == "add_working_days(decided_at, disbursement_working_days)"

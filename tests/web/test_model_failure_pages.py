@@ -12,7 +12,8 @@ from tests.engine.hostile_models import SHIPPED
 
 def test_a_model_failing_at_submission_shows_a_chinese_page_and_changes_nothing(browser, engine, parties):
     xml = SHIPPED.read_text(encoding="utf-8").replace(
-        "<bpmn:script>accept_working_days = 3", "<bpmn:script>broken = 1 / int('0')\naccept_working_days = 3", 1)
+        "<spiffworkflow:postScript>decision_paused_working_days = 0",
+        "<spiffworkflow:postScript>broken = 1 / int('0')\ndecision_paused_working_days = 0", 1)
     with engine.transaction() as session:
         deploy(session, xml, "author", engine.clock)
     enterprise = browser("ent-user")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine.models import ProcessDefinition
+from engine.models import ProcessDefinition, ProcessResource
 from engine.workflow import definitions
 from engine.workflow.database import create_db_engine
 from web import create_app
@@ -40,7 +40,9 @@ def _versions(url: str) -> list[tuple[int, str]]:
 def _authors_variant(tmp_path: Path) -> Path:
     variant = tmp_path / "loan_lifecycle_v2.bpmn"
     xml = SHIPPED.read_text(encoding="utf-8")
-    variant.write_text(xml.replace("accept_working_days = 3", "accept_working_days = 2"), encoding="utf-8")
+    rules = "decision_paused_working_days = 0"
+    variant.write_text(xml.replace(rules, rules + "\naccept_working_days = 2"),
+                       encoding="utf-8")
     return variant
 
 
@@ -85,3 +87,30 @@ def test_init_db_deploys_an_updated_shipped_model_while_no_author_took_over(url,
     monkeypatch.setattr(definitions, "BPMN_DIR", shipped)
     assert runner.invoke(args=["init-db", "--no-demo"]).exit_code == 0
     assert _versions(url) == [(1, definitions.SEED_ACTOR), (2, definitions.SEED_ACTOR)]
+
+
+def test_deploy_takes_the_forms_and_decision_tables_beside_the_file(url, tmp_path):
+    runner = create_app({"TESTING": True, "DATABASE_URL": url}).test_cli_runner()
+    runner.invoke(args=["init-db", "--no-demo"])
+    (tmp_path / "decisions").mkdir()
+    table = (ROOT / "bpmn" / "decisions" / "loan_time_limits.dmn").read_text(encoding="utf-8")
+    (tmp_path / "decisions" / "loan_time_limits.dmn").write_text(
+        table.replace("<text>10</text>", "<text>8</text>"), encoding="utf-8")
+    model = tmp_path / "loan_lifecycle.bpmn"
+    model.write_text(SHIPPED.read_text(encoding="utf-8"), encoding="utf-8")
+    deployed = runner.invoke(args=["deploy", str(model), "--by", "author-li", "--reason", "审贷时限缩短为 8 个工作日"])
+    assert deployed.exit_code == 0, deployed.output
+    assert "1 decision tables" in deployed.output and "0 forms" in deployed.output  # forms carried over
+    db = create_db_engine(url)
+    try:
+        with db.connect() as conn:
+            latest = conn.execute(sa.select(ProcessDefinition).where(ProcessDefinition.key == "loan_lifecycle")
+                                  .order_by(ProcessDefinition.version.desc())).first()
+            resources = dict(conn.execute(sa.select(ProcessResource.name, ProcessResource.content).where(
+                ProcessResource.definition_id == latest.id, ProcessResource.kind == "dmn")).all())
+            forms = conn.execute(sa.select(sa.func.count()).select_from(ProcessResource).where(
+                ProcessResource.definition_id == latest.id, ProcessResource.kind == "form")).scalar()
+    finally:
+        db.dispose()
+    assert (latest.version, latest.reason) == (2, "审贷时限缩短为 8 个工作日")
+    assert "<text>8</text>" in resources["loan_time_limits"] and forms == 5

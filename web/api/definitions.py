@@ -67,7 +67,7 @@ def deploy_definition(args: dict[str, Any]) -> Any:
     engine = current_app.extensions["engine"]
     with engine.transaction() as session:
         return deploy(session, args["bpmn_xml"], current_actor().id, engine.clock, forms=args["forms"],
-                      reason=args["reason"], operations=engine.operation_names())
+                      decisions=args["decisions"], reason=args["reason"], operations=engine.operation_names())
 
 
 @blp.route("/<key>/<int(max=2147483647):version>/instances")

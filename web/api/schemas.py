@@ -210,6 +210,12 @@ class DeployIn(Schema):
                         load_default=dict, metadata={
                             "description": "Forms its user tasks name, by key (@bpmn-io/form-js JSON); a form "
                                            "left out is carried over from the latest version"})
+    decisions = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)),
+                            values=fields.String(validate=validate.Length(min=1, max=1_000_000)),
+                            validate=validate.Length(max=50), load_default=dict, metadata={
+                                "description": "Decision tables (DMN XML, one decision each) its business rule "
+                                               "tasks call, by decision id; a table left out is carried over from "
+                                               "the latest version"})
     reason = fields.String(validate=[validate.Length(max=1000), single_line], load_default=None)
 
 

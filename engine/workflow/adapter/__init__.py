@@ -8,6 +8,7 @@ spec (the spec is referenced by the definition it started on), which halves the 
 
 from typing import Any
 
+from engine.workflow.adapter.decisions import called_decisions, decision_id
 from engine.workflow.adapter.diff import (
     ActiveTask,
     MigrationBlocker,
@@ -49,7 +50,8 @@ from engine.workflow.adapter.state import dump_state, load_state, new_workflow
 SpiffTask = Any  # a SpiffWorkflow task, passed through opaque
 
 __all__ = [
-    "ActiveTask", "attached_event_ids", "complete_user_task", "diff_instance", "documentation_of_element",
+    "ActiveTask", "attached_event_ids", "called_decisions", "decision_id",
+    "complete_user_task", "diff_instance", "documentation_of_element",
     "dump_state", "element_properties", "end_event_id", "EngineScriptEngine", "find_task", "fired_timer_of",
     "is_ready_user_task", "load_state", "migrate_instance", "MigrationBlocker", "new_workflow", "parse_model",
     "parse_xml_safely", "ParsedModel", "raised_by_model_code", "ready_user_tasks", "reset_timer", "run_due_timers",

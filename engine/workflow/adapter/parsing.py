@@ -3,6 +3,7 @@ model code compiled in the sandbox at deploy time."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 
+from engine.workflow.adapter.decisions import add_decisions, guard_business_rule_tasks
 from engine.workflow.errors import ModelError, ScriptSecurityError
 from engine.workflow.sandbox import compile_expression, compile_script
 
@@ -52,11 +54,16 @@ class ParsedModel:
     properties: dict[str, str] = field(default_factory=dict)
 
 
-def parse_model(xml: str, process_id: str | None = None) -> ParsedModel:
-    """Validate a BPMN document and build the spec of `process_id` (or its only executable process)."""
+def parse_model(xml: str, process_id: str | None = None, decisions: Mapping[str, str] | None = None) -> ParsedModel:
+    """Validate a BPMN document and build the spec of `process_id` (or its only executable process).
+
+    `decisions` maps decision ids to the DMN documents deployed with the model; a business rule task
+    calling a decision that is not among them is refused.
+    """
     root = parse_xml_safely(xml)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
+        add_decisions(parser, {name: parse_xml_safely(text) for name, text in (decisions or {}).items()})
         parser.add_bpmn_xml(root, filename="model.bpmn")
         ids = parser.get_process_ids()
         if process_id is None:
@@ -75,6 +82,7 @@ def parse_model(xml: str, process_id: str | None = None) -> ParsedModel:
     for each in [spec, *subprocess_specs.values()]:
         _use_engine_clock_for_timers(each)
         _compile_all_code(each)
+        guard_business_rule_tasks(each)
     node = parser.get_process_parser(process_id).node
     name = node.get("name") or process_id
     return ParsedModel(process_id, name, spec, subprocess_specs, _process_properties(node))
@@ -156,8 +164,9 @@ def _use_engine_clock_for_timers(spec: Any) -> None:
 def _code_of(task_spec: Any) -> list[tuple[str, str]]:
     """Every (kind, source) a task spec will run: scripts, conditions, timer and parameter expressions."""
     found = []
-    if isinstance(getattr(task_spec, "script", None), str):
-        found.append(("script", task_spec.script))
+    for attribute in ("script", "prescript", "postscript"):
+        if isinstance(getattr(task_spec, attribute, None), str):
+            found.append(("script", getattr(task_spec, attribute)))
     for condition, _ in getattr(task_spec, "cond_task_specs", []) or []:
         if condition is not None:
             found.append(("expression", condition.args[0]))
