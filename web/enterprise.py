@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -12,11 +13,13 @@ from engine.loans import listing, queries, services
 from engine.loans.actors import ENTERPRISE
 from engine.loans.punctuality import step_punctuality
 from engine.platform import enterprise_profile
+from engine.workflow import tasks
 from engine.workflow.errors import ConcurrencyConflict, InvalidTransition, NotFound, ValidationFailed
 from web.auth import current_actor
 from web.labels import translate
 from web.pages import engine, roles_required
 from web.paging import PER_PAGE, Pager, offset_for, requested_page
+from web.tasks import due_of
 
 bp = Blueprint("enterprise", __name__, url_prefix="/my/applications")
 AUTHORIZATION_DAYS = 90
@@ -91,8 +94,11 @@ def show(reference: str) -> str:
             abort(404)
         events = queries.timeline_entries(session, application, reads=False)  # institutions' reads: not shown
         punctuality = step_punctuality(session, application)
+    # What the enterprise has to do on this application (e.g. supply material), each on its task page.
+    open_tasks = tasks.list_tasks(engine(), current_actor(), case_id=application.id).items
     return render_template("enterprise/application.html", application=application, events=events,
-                           punctuality=punctuality)
+                           punctuality=punctuality, tasks=[(view, due_of(view)) for view in open_tasks],
+                           language=str(get_locale()))
 
 
 @bp.post("/<reference>/withdraw")

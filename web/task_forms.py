@@ -12,7 +12,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from engine.workflow.form_submissions import condition_values, message
-from engine.workflow.forms import FormDefinition, FormField
+from engine.workflow.forms import FormDefinition, FormField, fill_template
 
 # Every problem code the engine words (engine.workflow.forms, and the loan steps' own checks).
 PROBLEMS = {
@@ -101,7 +101,8 @@ def default_values(form: FormDefinition) -> dict[str, Any]:
 
 def form_context(form: FormDefinition, values: Mapping[str, Any] | None,
                  problems: Mapping[str, list[tuple[str, dict[str, Any]]]] | None, language: str,
-                 *, today: date | None = None, id_prefix: str = "field") -> FormView:
+                 *, today: date | None = None, id_prefix: str = "field",
+                 shown: Mapping[str, Any] | None = None) -> FormView:
     """The fields of `form` with labels in `language`, `values` kept (the defaults when None),
     problems translated, and each conditional field shown or hidden as the values decide."""
     values = default_values(form) if values is None else values
@@ -110,7 +111,8 @@ def form_context(form: FormDefinition, values: Mapping[str, Any] | None,
     for index, item in enumerate(form.fields):
         html_id = f"{id_prefix}-{item.key or index}"
         view = FieldView(item.type, item.key, html_id, label=item.label_in(language),
-                         description=item.description_in(language), text=item.text_in(language),
+                         description=item.description_in(language),
+                         text=fill_template(item.text_in(language), shown or {}),
                          required=item.required, hidden=item.hide is not None and item.hide.holds(seen),
                          hide_when=json.dumps(item.hide.as_data()) if item.hide else None,
                          errors=[translate_problem(code, params) for code, params in (problems or {}).get(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -27,7 +28,8 @@ _COMMON = frozenset({"type", "key", "label", "description", "defaultValue", "val
 COMPONENT_KEYS = {
     "textfield": _COMMON, "textarea": _COMMON, "number": _COMMON | {"decimalDigits"},
     "select": _COMMON | {"values"}, "radio": _COMMON | {"values"}, "checkbox": _COMMON,
-    "datetime": _COMMON | {"subtype", "dateLabel"}, "text": frozenset({"type", "text", "conditional", "properties"}),
+    "datetime": _COMMON | {"subtype", "dateLabel"},
+    "text": frozenset({"type", "id", "text", "conditional", "properties"}),
 }
 # Written by form-js for its editor and layout; nothing in them is for the server to enforce.
 PRESENTATION_KEYS = frozenset({"id", "layout", "readonly", "disabled", "appearance", "placeholder", "searchable",
@@ -123,6 +125,24 @@ class FormDefinition:
 
     def labels(self, language: str) -> dict[str, str]:
         return {f.key: f.label_in(language) for f in self.inputs if f.key is not None}
+
+    @property
+    def shown_variables(self) -> set[str]:
+        """The process variables the form's display texts show (`{{ name }}`, form-js templating)."""
+        return {name for f in self.fields if f.type == "text"
+                for text in (f.text, f.properties.get("en.text", "")) for name in TEMPLATE.findall(text)}
+
+
+# A display text shows a process variable by name (form-js's templating, variables only).
+TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}")
+
+
+def fill_template(text: str, values: Mapping[str, Any]) -> str:
+    """A display text with each `{{ name }}` replaced by the variable's value (empty when unset)."""
+    def value_of(match: re.Match[str]) -> str:
+        value = values.get(match.group(1))
+        return "" if value is None else str(value)[:2000]
+    return TEMPLATE.sub(value_of, text)
 
 
 def parse_form(raw: str | bytes | dict[str, Any]) -> FormDefinition:

@@ -10,7 +10,7 @@ registry of operations). Each function is one transaction that locks the task's 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -120,6 +120,8 @@ class TaskView:
     # The task's and the process's names in English, from the model's `en.name` properties.
     name_en: str | None = None
     process_name_en: str | None = None
+    # The process variables the form's display texts show (`{{ name }}`), read for one task only.
+    shown: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> int:
@@ -204,6 +206,10 @@ def get_task(engine: Engine, actor: Any, task_id: int) -> TaskView:
         if row.form_key:
             view.form = engine.forms(session, definition).get(row.form_key)
         view.documentation = engine.documentation(session, definition, row.bpmn_id)
+        if view.form is not None and view.form.shown_variables and row.state == "open":
+            instance = session.get(ProcessInstance, row.instance_id)
+            data = spiff.task_data(instance.state, row.spiff_task_id) if instance is not None else {}
+            view.shown = {name: data.get(name) for name in sorted(view.form.shown_variables)}
         if row.due_at is not None and row.state == "open":
             view.working_days_left = _working_days_left(engine.calendars.get(session), engine.clock.now(), row.due_at)
         return view

@@ -15,6 +15,7 @@ from engine.models import AuditEvent, LoanApplication, OutboxMessage, SlaBreach,
 from engine.workflow import tasks
 from engine.workflow.definitions import BPMN_DIR, deploy, shipped_decisions
 from engine.workflow.errors import ValidationFailed
+from engine.workflow.forms import fill_template
 from engine.workflow.timers import sweep_due_timers
 from tests.conftest import APPROVAL, rows, scalar
 
@@ -135,3 +136,13 @@ def test_a_loan_not_disbursed_in_time_is_a_breach_until_it_is_disbursed(engine, 
         "contract_number": "HT-1", "amount": "400000.00", "disbursed_on": clock.now().date().isoformat()})
     [(breach,)] = rows(engine, sa.select(SlaBreach))
     assert breach.resolution == "acted" and breach.late_working_days >= 1
+
+
+def test_the_enterprise_reads_what_the_bank_asked_for_on_its_task(engine, parties, asked):
+    application_id, _, _ = asked
+    supplement = open_task(engine, parties.enterprise, application_id, "Supplement")
+    view = tasks.get_task(engine, parties.enterprise, supplement.id)
+    assert view.shown == {"material_requested": MATERIAL["material_requested"]}
+    [text] = [f for f in view.form.fields if f.type == "text"]
+    assert fill_template(text.text_in("zh"), view.shown) == "金融机构要求补充的材料：近三个月的银行流水"
+    assert fill_template(text.text_in("en"), view.shown) == "The bank asks for: 近三个月的银行流水"

@@ -211,3 +211,33 @@ def test_in_english_the_task_and_process_carry_the_models_english_names(accepted
     assert "审贷决定" not in page and "贷款全流程" not in page
     listed = accepted.get("/tasks?lang=en").get_data(as_text=True)
     assert ">Credit decision</a>" in listed
+
+
+def test_the_bank_asks_for_material_and_the_enterprise_answers_from_its_pages(accepted, browser, engine):
+    reference = _application(engine).reference
+    decide = _open_task(engine, "Decide")
+    empty = accepted.post(f"/tasks/{decide}", {"decision": "supplement", "material_requested": ""})
+    assert empty.status_code == 422 and _error_of(empty.get_data(as_text=True), "material_requested") == "必填。"
+    asked = accepted.post(f"/tasks/{decide}", {"decision": "supplement", "material_requested": "近三个月银行流水"})
+    assert asked.status_code == 302
+    officer_page = accepted.get(f"/inbox/{reference}").get_data(as_text=True)
+    assert "本申请暂无待您办理的任务。" in officer_page
+
+    enterprise = browser("ent-user")
+    page = enterprise.get(f"/my/applications/{reference}").get_data(as_text=True)
+    supplement = _open_task(engine, "Supplement")
+    assert f'href="/tasks/{supplement}"' in page and "补充材料" in page
+    assert "The bank must decide" not in page and "金融机构须于" not in page  # the decision clock is paused
+    task_page = enterprise.get(f"/tasks/{supplement}").get_data(as_text=True)
+    assert "金融机构要求补充的材料：近三个月银行流水" in task_page
+    english = enterprise.get(f"/tasks/{supplement}?lang=en").get_data(as_text=True)
+    assert "The bank asks for: 近三个月银行流水" in english
+    enterprise.get("/tasks?lang=zh")
+    refused = enterprise.post(f"/tasks/{supplement}", {"material": ""})
+    assert refused.status_code == 422
+    assert "金融机构要求补充的材料：近三个月银行流水" in refused.get_data(as_text=True)
+    assert enterprise.post(f"/tasks/{supplement}", {"material": "已在网点递交"}).status_code == 302
+    assert _open_task(engine, "Decide") is not None and _open_task(engine, "Supplement") is None
+    assert [a for a in _actions(engine) if a != "viewed"][-2:] == ["material_requested", "material_supplied"]
+    timeline = accepted.get(f"/inbox/{reference}").get_data(as_text=True)
+    assert "要求补充材料" in timeline and "已补充材料" in timeline

@@ -75,6 +75,8 @@ class TaskDetailOut(TaskOut):
     documentation = fields.String(allow_none=True)
     form = fields.Function(lambda view: view.form.raw if view.form is not None else None, metadata={
         "description": "The task's form definition (@bpmn-io/form-js JSON); null for a task without data"})
+    variables = fields.Dict(attribute="shown", metadata={
+        "description": "The process variables the form's display texts show ({{ name }}), by name"})
 
 
 class TaskPageOut(Schema):

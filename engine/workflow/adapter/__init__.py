@@ -45,7 +45,7 @@ from engine.workflow.adapter.inspection import (
 )
 from engine.workflow.adapter.parsing import ParsedModel, parse_model, parse_xml_safely
 from engine.workflow.adapter.scripting import EngineScriptEngine, ServiceHandler, raised_by_model_code
-from engine.workflow.adapter.state import dump_state, load_state, new_workflow
+from engine.workflow.adapter.state import dump_state, load_state, new_workflow, task_data
 
 SpiffTask = Any  # a SpiffWorkflow task, passed through opaque
 
@@ -57,6 +57,6 @@ __all__ = [
     "parse_xml_safely", "ParsedModel", "raised_by_model_code", "ready_user_tasks", "reset_timer", "run_due_timers",
     "send_message", "service_operators", "ServiceHandler", "spec_properties", "SpiffTask",
     "start_event_properties", "task_bpmn_id", "task_completed", "task_id", "task_lane", "task_name",
-    "task_properties", "tasks_with_property", "timer_dues", "user_task_properties", "waiting_timers",
+    "task_data", "task_properties", "tasks_with_property", "timer_dues", "user_task_properties", "waiting_timers",
     "WorkflowChanges",
 ]

@@ -80,3 +80,25 @@ def new_workflow(model: ParsedModel, script_engine: EngineScriptEngine, data: di
         task.data.update(data)
     workflow.do_engine_steps()
     return workflow
+
+
+def task_data(state: str, spiff_task_id: str) -> dict[str, Any]:
+    """The data a task of a saved workflow sees, read from `dump_state` output without restoring the
+    workflow: the root's data with each ancestor's changes (SpiffWorkflow stores deltas) applied."""
+    tasks = json.loads(state).get("tasks", {})
+    chain: list[dict[str, Any]] = []
+    task = tasks.get(spiff_task_id)
+    while isinstance(task, dict) and len(chain) < 10_000:  # a bound keeps a damaged state harmless
+        chain.append(task)
+        task = tasks.get(task.get("parent") or "")
+    data: dict[str, Any] = {}
+    for node in reversed(chain):
+        delta = node.get("delta") or {}
+        if not delta or node.get("parent") is None:
+            data = dict(node.get("data") or {})
+            continue
+        data.update(delta.get("updates") or {})
+        for key in delta.get("deletions") or []:
+            data.pop(key, None)
+    restored = serializer.registry.restore(data) if data else {}
+    return restored if isinstance(restored, dict) else {}
