@@ -8,18 +8,20 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.loans.operations import EFFECTS, close_open_breaches
+from engine.loans.satisfaction import SURVEY_EFFECTS
 from engine.models import LoanApplication, ProcessInstance, SlaBreach, TaskRow, TimerRow, table_of
 from engine.workflow.adapter import ServiceHandler, SpiffTask, fired_timer_of, task_bpmn_id, task_properties
 from engine.workflow.binding import InstanceContext
 from engine.workflow.database import insert_ignoring_conflicts
 from engine.workflow.errors import ModelError, NotFound
 from engine.workflow.journal import enqueue, record_audit
+from engine.workflow.process_starts import start_process_handler
 from engine.workflow.runtime import InstanceOperation
 
 LOAN_PROCESS_KEY = "loan_lifecycle"
 TIMER_ACTOR = "system:timer"
 # `sla_breach`/`sla_reminder` are the names models deployed before the registry used.
-SERVICE_OPERATORS = {"record_breach", "sla_breach", "send_reminder", "sla_reminder"}
+SERVICE_OPERATORS = {"record_breach", "sla_breach", "send_reminder", "sla_reminder", "start_process"}
 _BREACH = table_of(SlaBreach)
 _TIMER = table_of(TimerRow)
 
@@ -44,10 +46,10 @@ class LoanBinding:
         return InstanceContext(application.id, application.institution_id)
 
     def effects(self, operation: InstanceOperation) -> dict[str, Any]:
-        return dict(EFFECTS)
+        return {**EFFECTS, **SURVEY_EFFECTS}
 
     def operation_names(self) -> set[str]:
-        return set(EFFECTS) | SERVICE_OPERATORS
+        return set(EFFECTS) | set(SURVEY_EFFECTS) | SERVICE_OPERATORS
 
     def task_completed(self, operation: InstanceOperation, task: Any) -> None:
         """Acting on a task settles the open breach of the commitment its deadline measured."""
@@ -64,7 +66,8 @@ class LoanBinding:
         def reminder(task: SpiffTask, params: dict[str, Any]) -> dict[str, Any]:
             return send_reminder(operation, task, params.get("kind"))
 
-        return {"record_breach": breach, "sla_breach": breach, "send_reminder": reminder, "sla_reminder": reminder}
+        return {"record_breach": breach, "sla_breach": breach, "send_reminder": reminder, "sla_reminder": reminder,
+                "start_process": start_process_handler(operation)}
 
     def after_save(self, operation: InstanceOperation) -> None:
         """Copy deadlines computed by this operation onto the application."""

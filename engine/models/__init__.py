@@ -10,6 +10,7 @@ from engine.models.loans import (
     SlaBreach,
 )
 from engine.models.notifications import Delivery, Notification, WebhookEndpoint
+from engine.models.satisfaction import SurveyResponse
 from engine.workflow.models import (
     AuditEvent,
     Base,
@@ -21,6 +22,7 @@ from engine.workflow.models import (
     ProcessDefinition,
     ProcessInstance,
     ProcessResource,
+    ProcessStart,
     TaskRow,
     TimerRow,
     table_of,
@@ -46,8 +48,9 @@ __all__ = [
     "Notification",
     "OutboxMessage",
     "ProcessDefinition",
-    "ProcessInstance", "ProcessResource",
+    "ProcessInstance", "ProcessResource", "ProcessStart",
     "SlaBreach",
+    "SurveyResponse",
     "TaskRow",
     "TimerRow",
     "WebhookEndpoint",

@@ -88,6 +88,10 @@ def fire_in_savepoint(session: Session, engine: Engine, instance: ProcessInstanc
     Returns the error that parked the case, or None. Database errors go up (the batch is retried).
     """
     instance_id = instance.id
+    # What operations saved before the savepoint; what it saves (the case, and any instance its
+    # service tasks started) must not reach the live cache if it is rolled back.
+    pending = session.info["engine_pending_live"]
+    pending_before = dict(pending)
     savepoint = session.begin_nested()
     if engine.on_case is not None:
         engine.on_case(instance_id)
@@ -103,7 +107,9 @@ def fire_in_savepoint(session: Session, engine: Engine, instance: ProcessInstanc
         if not raised_by_model_code(error):
             raise
         savepoint.rollback()
-        session.info["engine_pending_live"].pop(instance_id, None)
+        pending.clear()
+        pending.update(pending_before)
+        pending.pop(instance_id, None)
         park_failed_case(session, engine, instance_id, timer_ids, error)
         return error
     finally:

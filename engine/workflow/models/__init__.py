@@ -4,6 +4,7 @@ incidents, once-per-period jobs and the working-day calendar."""
 from engine.workflow.models import append_only
 from engine.workflow.models.base import Base, table_of
 from engine.workflow.models.calendar import CalendarDay, CalendarYear
+from engine.workflow.models.starts import ProcessStart
 from engine.workflow.models.workflow import (
     AuditEvent,
     Incident,
@@ -20,5 +21,6 @@ append_only.install(table_of(AuditEvent))
 
 __all__ = [
     "AuditEvent", "Base", "CalendarDay", "CalendarYear", "Incident", "JobRun", "OutboxMessage",
-    "ProcessDefinition", "ProcessInstance", "ProcessResource", "TaskRow", "TimerRow", "table_of",
+    "ProcessDefinition", "ProcessInstance", "ProcessResource", "ProcessStart", "TaskRow", "TimerRow",
+    "table_of",
 ]
