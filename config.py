@@ -95,6 +95,11 @@ class Config:
     SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", False)
     MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@xinyidai.invalid")
     REMINDER_DIGEST_MINUTES = _env_int("REMINDER_DIGEST_MINUTES", 60)
+    # The satisfaction follow-up's targets on the supervisors' board, in percent (the provincial plan:
+    # invitation rate 80, valid response rate 60; satisfaction 90).
+    SURVEY_INVITATION_TARGET_PERCENT = _env_int("SURVEY_INVITATION_TARGET_PERCENT", 80)
+    SURVEY_RESPONSE_TARGET_PERCENT = _env_int("SURVEY_RESPONSE_TARGET_PERCENT", 60)
+    SURVEY_SATISFACTION_TARGET_PERCENT = _env_int("SURVEY_SATISFACTION_TARGET_PERCENT", 90)
     TESTING = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -158,6 +163,10 @@ class Config:
             raise ConfigError("WEBHOOK_SECRET_GRACE_HOURS must be between 0 and 720")
         if not 1 <= cls.SMTP_PORT <= 65535:
             raise ConfigError("SMTP_PORT must be between 1 and 65535")
+        for name in ("SURVEY_INVITATION_TARGET_PERCENT", "SURVEY_RESPONSE_TARGET_PERCENT",
+                     "SURVEY_SATISFACTION_TARGET_PERCENT"):
+            if not 0 <= getattr(cls, name) <= 100:
+                raise ConfigError(f"{name} must be between 0 and 100")
         url = cls.DATABASE_URL
         if url and not url.startswith(("sqlite", "postgresql")):
             raise ConfigError("DATABASE_URL must be a sqlite:// or postgresql:// URL")

@@ -32,6 +32,7 @@ ACTION = {
     "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task given back"), "task_assigned": _l("Task assigned"),
     "task_taken_over": _l("Task taken over from a colleague"), "task_completed": _l("Task completed"),
     "process_started": _l("Process started"), "instance_migrated": _l("Case moved to a new process version"),
+    "survey_answered": _l("Satisfaction survey answered"),
 }
 # Messages of the engine's validation, so that they are extracted and translated.
 MESSAGES = [

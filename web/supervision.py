@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, Response, abort, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 
-from engine.loans import listing, metrics, queries
+from engine.loans import listing, metrics, queries, satisfaction
 from engine.loans.actors import SUPERVISOR
 from engine.loans.punctuality import step_punctuality
 from engine.models import Institution
@@ -40,11 +40,21 @@ def board() -> str:
     with engine().reading() as session:
         figures, records, trend = metrics.board(session, now, weeks=TREND_WEEKS)
         breaches = listing.breach_page(session, offset=offset_for(page), limit=PER_PAGE, **filters)
+        survey = satisfaction.survey_figures(session)
     institutions = [record.institution for record in records]
     return render_template("supervision/board.html", figures=figures, records=records, trend=trend,
                            chart=weekly_chart(trend), breaches=breaches.items,
                            pager=Pager(page, PER_PAGE, breaches.total, breaches.capped),
-                           institutions=institutions, args=request.args)
+                           institutions=institutions, args=request.args, survey=survey,
+                           survey_targets=_survey_targets())
+
+
+def _survey_targets() -> dict[str, float]:
+    """The follow-up's targets (config.py), as shares like the rates."""
+    config = current_app.config
+    return {"invitation": config.get("SURVEY_INVITATION_TARGET_PERCENT", 80) / 100,
+            "response": config.get("SURVEY_RESPONSE_TARGET_PERCENT", 60) / 100,
+            "satisfaction": config.get("SURVEY_SATISFACTION_TARGET_PERCENT", 90) / 100}
 
 
 @bp.get("/applications")

@@ -34,7 +34,7 @@ TASK_ROLES = (OFFICER, INSTITUTION_ADMIN, ENTERPRISE, SUPERVISOR, SYSTEM_ADMIN)
 CASE_PAGES = {OFFICER: "inbox.show", INSTITUTION_ADMIN: "inbox.show", ENTERPRISE: "enterprise.show",
               SUPERVISOR: "supervision.application"}
 COMMITMENTS = {"accept": _l("Acceptance"), "decision": _l("Decision"), "disbursement": _l("Disbursement"),
-               "supplement": _l("Supplementary material")}
+               "supplement": _l("Supplementary material"), "survey_response": _l("Satisfaction survey reply")}
 
 
 @dataclass(frozen=True)
