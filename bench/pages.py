@@ -150,6 +150,7 @@ def _application_rows(app_id: int, rng: random.Random, calendar: WorkingDayCalen
              state: str = "completed") -> None:
         task_rows.append({"instance_id": app_id, "application_id": app_id, "spiff_task_id": str(uuid.uuid4()),
                           "bpmn_id": bpmn_id, "name": name, "lane": "金融机构", "institution_id": institution,
+                          "role": "institution",
                           "assignee": "officer" if done and rng.random() < 0.5 else None,
                           "state": state if done else "open", "created_at": created, "due_at": due,
                           "due_provisional": False, "completed_at": done,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from flask_babel import get_translations
+from flask import current_app, g
+from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 
 from engine.platform.privacy import mask_account
@@ -20,6 +21,41 @@ STATUS = {
 INSTITUTION_STATUS = {
     "active": _l("Active"), "warned": _l("Warned"), "suspended": _l("Suspended"), "exited": _l("Exited"),
 }
+# The platform's own commitments (what a deadline measures, a breach's kind); a model names its others
+# with the deadline timer's `commitmentName` / `en.commitmentName` (docs/MODELING.md).
+COMMITMENT = {
+    "accept": _l("Acceptance"), "decision": _l("Credit decision"), "disbursement": _l("Disbursement"),
+    "supplement": _l("Supplementary material"), "survey_response": _l("Satisfaction survey reply"),
+}
+
+
+def commitment_kinds() -> list[str]:
+    """Every commitment the platform or a deployed model names (for filters)."""
+    return list(COMMITMENT) + [kind for kind in _declared_commitments() if kind not in COMMITMENT]
+
+
+def commitment_label(kind: str | None) -> str:
+    """A commitment's name in the reader's language: the platform's, else the model's, else its key."""
+    if not kind:
+        return ""
+    if kind in COMMITMENT:
+        return str(COMMITMENT[kind])
+    declared = _declared_commitments().get(kind)
+    if declared is None:
+        return kind
+    return declared["en"] if str(get_locale()) == "en" else declared["zh"]
+
+
+def _declared_commitments() -> dict[str, dict[str, str]]:
+    """The deployed models' commitment names, read once per request."""
+    if "declared_commitments" not in g:
+        engine = current_app.extensions["engine"]
+        with engine.reading() as session:
+            g.declared_commitments = engine.commitment_names(session)
+    names: dict[str, dict[str, str]] = g.declared_commitments
+    return names
+
+
 STEP = {"Accept": _l("Accept"), "Decide": _l("Credit decision"), "Disburse": _l("Disburse"), "Settle": _l("Settle")}
 ACTION = {
     "submitted": _l("Application submitted"), "accepted": _l("Accepted by the bank"),
@@ -32,6 +68,8 @@ ACTION = {
     "task_claimed": _l("Task claimed"), "task_unclaimed": _l("Task given back"), "task_assigned": _l("Task assigned"),
     "task_taken_over": _l("Task taken over from a colleague"), "task_completed": _l("Task completed"),
     "process_started": _l("Process started"), "instance_migrated": _l("Case moved to a new process version"),
+    "material_requested": _l("Supplementary material requested"),
+    "material_supplied": _l("Supplementary material supplied"),
     "survey_answered": _l("Satisfaction survey answered"),
 }
 # Messages of the engine's validation, so that they are extracted and translated.
@@ -84,6 +122,6 @@ def translate(message: str) -> str:
 def init_app(app) -> None:  # noqa: ANN001 - Flask app
     formatting.init_app(app)
     app.jinja_env.globals.update(STATUS=STATUS, STEP=STEP, INSTITUTION_STATUS=INSTITUTION_STATUS, ACTION=ACTION,
-                                 translate=translate,
+                                 translate=translate, commitment_label=commitment_label,
                                  shanghai_tz=SHANGHAI, one_day=timedelta(days=1),
                                  mask_account=mask_account)

@@ -15,7 +15,7 @@ from engine.workflow.errors import NotFound
 from web.auth import current_actor
 from web.csv_export import csv_response
 from web.formatting import beijing, deadline
-from web.labels import STATUS
+from web.labels import STATUS, commitment_kinds, commitment_label
 from web.pages import TREND_WEEKS, engine, roles_required, weekly_chart
 from web.paging import PER_PAGE, Pager, offset_for, requested_page, requested_sort
 
@@ -26,7 +26,7 @@ def _breach_filters() -> dict:
     args = request.args
     institution = args.get("institution", "")
     return {"institution_id": int(institution) if institution.isdigit() and len(institution) < 10 else None,
-            "kind": args.get("kind") if args.get("kind") in ("accept", "decision") else None,
+            "kind": args.get("kind") if args.get("kind") in commitment_kinds() else None,
             "open_only": args.get("open") == "1"}
 
 
@@ -46,7 +46,7 @@ def board() -> str:
                            chart=weekly_chart(trend), breaches=breaches.items,
                            pager=Pager(page, PER_PAGE, breaches.total, breaches.capped),
                            institutions=institutions, args=request.args, survey=survey,
-                           survey_targets=_survey_targets())
+                           survey_targets=_survey_targets(), commitment_kinds=commitment_kinds())
 
 
 def _survey_targets() -> dict[str, float]:
@@ -102,7 +102,7 @@ def breaches_csv() -> Response:
     header = [_("Application"), _("Institution"), _("Kind"), _("Deadline (Beijing time)"),
               _("Breached at (Beijing time)"), _("Provisional"), _("Resolved at (Beijing time)"),
               _("Working days late")]
-    kinds = {"accept": _("Acceptance"), "decision": _("Credit decision")}
+    kinds = {kind: commitment_label(kind) for kind in commitment_kinds()}  # translated once
     yes, no = _("Yes"), _("No")  # translated once: tens of thousands of rows
     with engine().reading() as session:
         rows = [[reference, institution, kinds.get(kind, kind), deadline(due_at), beijing(breached_at),

@@ -10,7 +10,6 @@ from typing import Any
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -33,8 +32,6 @@ TASK_ROLES = (OFFICER, INSTITUTION_ADMIN, ENTERPRISE, SUPERVISOR, SYSTEM_ADMIN)
 # Each role's own page of a case (system admins have none: the reference is shown as text).
 CASE_PAGES = {OFFICER: "inbox.show", INSTITUTION_ADMIN: "inbox.show", ENTERPRISE: "enterprise.show",
               SUPERVISOR: "supervision.application"}
-COMMITMENTS = {"accept": _l("Acceptance"), "decision": _l("Decision"), "disbursement": _l("Disbursement"),
-               "supplement": _l("Supplementary material"), "survey_response": _l("Satisfaction survey reply")}
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def index() -> str:
     found = tasks.list_tasks(engine(), current_actor(), mine=mine, limit=PER_PAGE, offset=offset_for(page))
     return render_template("tasks/index.html", language=str(get_locale()),
                            rows=[(view, due_of(view)) for view in found.items], mine=mine,
-                           pager=Pager(page, PER_PAGE, found.total, False), commitments=COMMITMENTS,
+                           pager=Pager(page, PER_PAGE, found.total, False),
                            case_url=case_url)
 
 
@@ -89,7 +86,7 @@ def _task_page(task_id: int, values: Mapping[str, Any] | None = None, refused: V
     if view.form is not None and view.row.state == "open":
         today = engine().clock.now().astimezone(SHANGHAI).date()
         context = form_context(view.form, values, {k: v for k, v in problems.items() if k in keys},
-                               str(get_locale()), today=today)
+                               str(get_locale()), today=today, shown=view.shown)
         for field in context.fields:
             field.errors += [translate(text) for text in messages.get(field.key or "", [])]
     general = [translate_problem(code, params) for key, found in problems.items() if key not in keys
@@ -97,7 +94,7 @@ def _task_page(task_id: int, values: Mapping[str, Any] | None = None, refused: V
     general += [translate(text) for key, found in messages.items() if key not in keys for text in found]
     return render_template("tasks/task.html", language=str(get_locale()),
                            view=view, due=due_of(view), form=context, general=general,
-                           conflict=conflict, me=current_actor().id, commitments=COMMITMENTS,
+                           conflict=conflict, me=current_actor().id,
                            case_url=case_url), status
 
 

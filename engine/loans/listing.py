@@ -56,7 +56,8 @@ def inbox_page(session: Session, institution_id: int, *, step: str | None = None
                claimed: bool | None = None, sort: str = "due", descending: bool = False,
                offset: int = 0, limit: int = 50) -> Slice:
     """Open tasks of one institution, sorted (soonest deadline first by default), one page and the total."""
-    conditions = [TaskRow.institution_id == institution_id, TaskRow.state == "open"]
+    # The institution's own tasks: a case also has tasks of the enterprise (补充材料, 回访) under its tenancy.
+    conditions = [TaskRow.institution_id == institution_id, TaskRow.state == "open", TaskRow.role == "institution"]
     if step:
         conditions.append(TaskRow.bpmn_id == step)
     if due_before:

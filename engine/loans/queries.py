@@ -99,11 +99,17 @@ def list_applications(session: Session, actor: Actor, *, status: str | None = No
     return Page(rows[:limit], rows[limit - 1].id if len(rows) > limit else None)
 
 
-def open_tasks_of(session: Session, application_ids: list[int]) -> dict[int, list[TaskRow]]:
+def open_tasks_of(session: Session, application_ids: list[int], actor: Actor | None = None) -> dict[int, list[TaskRow]]:
+    """The applications' open tasks, of every process run for them; for an institution's staff or system
+    only the institution's tasks, for an enterprise only its own (what each side acts on)."""
     tasks: dict[int, list[TaskRow]] = {}
+    query = sa.select(TaskRow).where(TaskRow.application_id.in_(application_ids), TaskRow.state == "open")
+    if actor is not None and actor.role in INSTITUTION_ROLES:
+        query = query.where(TaskRow.role == "institution")
+    elif actor is not None and actor.role == ENTERPRISE:
+        query = query.where(TaskRow.role == "enterprise")
     if application_ids:
-        for task in session.scalars(sa.select(TaskRow).where(
-                TaskRow.application_id.in_(application_ids), TaskRow.state == "open").order_by(TaskRow.id)):
+        for task in session.scalars(query.order_by(TaskRow.id)):
             if task.application_id is not None:  # always: the query matched it by application
                 tasks.setdefault(task.application_id, []).append(task)
     return tasks

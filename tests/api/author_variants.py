@@ -34,11 +34,17 @@ def _props(**properties: str) -> str:
             f"{inner}</spiffworkflow:properties></bpmn:extensionElements>")
 
 
+# What the authors' own commitments are called (the platform names accept, decision, disbursement, …).
+COMMITMENT_NAMES = {"guarantee": ("担保审查", "Guarantee review")}
+
+
 def _deadline(task: str, commitment: str, expression: str, breach_against: str = "institution") -> str:
     """A boundary deadline on `task` whose branch records a breach of `commitment`."""
+    names = COMMITMENT_NAMES.get(commitment)
+    named = {"commitmentName": names[0], "en.commitmentName": names[1]} if names else {}
     return (
         f'<bpmn:boundaryEvent id="{task}_Deadline" name="时限届满" attachedToRef="{task}" cancelActivity="false">'
-        + _props(timerKind="deadline", commitment=commitment, breachAgainst=breach_against)
+        + _props(timerKind="deadline", commitment=commitment, breachAgainst=breach_against, **named)
         + f'<bpmn:outgoing>Flow_{task}_Deadline</bpmn:outgoing>'
         f'<bpmn:timerEventDefinition id="{task}_Deadline_Timer"><bpmn:timeDate xsi:type="bpmn:tFormalExpression">'
         f'{expression}</bpmn:timeDate></bpmn:timerEventDefinition></bpmn:boundaryEvent>'

@@ -8,7 +8,15 @@ import pytest
 import sqlalchemy as sa
 
 from engine.loans import services
-from engine.models import AuditEvent, LoanApplication, OutboxMessage, ProcessInstance, TaskRow, TimerRow
+from engine.models import (
+    AuditEvent,
+    LoanApplication,
+    OutboxMessage,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskRow,
+    TimerRow,
+)
 from tests.conftest import APPROVAL, rows, scalar
 
 
@@ -25,9 +33,12 @@ def _application(engine, application_id) -> LoanApplication:
         return session.get(LoanApplication, application_id)
 
 
-def _open_tasks(engine, application_id) -> list[str]:
-    return [r.bpmn_id for r in rows(engine, sa.select(TaskRow.bpmn_id).where(
-        TaskRow.application_id == application_id, TaskRow.state == "open"))]
+def _open_tasks(engine, application_id, process="loan_lifecycle") -> list[str]:
+    """The open tasks of the application's `process` (its lifecycle, or e.g. the follow-up it started)."""
+    return [r.bpmn_id for r in rows(engine, sa.select(TaskRow.bpmn_id).join(
+        ProcessInstance, ProcessInstance.id == TaskRow.instance_id).join(
+        ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id).where(
+        TaskRow.application_id == application_id, TaskRow.state == "open", ProcessDefinition.key == process))]
 
 
 def _timers(engine, application_id, state="waiting") -> list[str]:
@@ -64,13 +75,14 @@ def test_approved_loan_runs_to_settlement(engine, parties, submit, clock, betwee
     assert app.approved_amount == APPROVAL["amount"] and app.annual_rate == APPROVAL["annual_rate"]
     assert app.disbursed_on == date(2026, 9, 30) and app.settled_on == date(2026, 10, 30)
     assert _open_tasks(engine, application_id) == []
+    assert _open_tasks(engine, application_id, "satisfaction_survey") == ["Survey"]  # started at disbursement
     instance = scalar(engine, sa.select(ProcessInstance).where(ProcessInstance.id == app.instance_id))
     assert (instance.status, instance.end_event) == ("completed", "End_Settled")
     actions = [r.action for r in rows(engine, sa.select(AuditEvent.action).where(
         AuditEvent.application_id == application_id).order_by(AuditEvent.id))]
-    assert actions == ["submitted", "accepted", "approved", "disbursed", "settled"]
+    assert actions == ["submitted", "accepted", "approved", "disbursed", "process_started", "settled"]
     transitions = rows(engine, sa.select(AuditEvent.status_before, AuditEvent.status_after).where(
-        AuditEvent.application_id == application_id).order_by(AuditEvent.id))
+        AuditEvent.application_id == application_id, AuditEvent.action != "process_started").order_by(AuditEvent.id))
     assert [tuple(t) for t in transitions] == [
         (None, "submitted"), ("submitted", "accepted"), ("accepted", "approved"),
         ("approved", "disbursed"), ("disbursed", "settled")]
@@ -88,6 +100,7 @@ def test_rejected_application_ends_with_the_reason_kept(engine, parties, submit,
     app = _application(engine, application_id)
     assert (app.status, app.rejection_reason) == ("rejected", "Insufficient cash flow")
     assert _open_tasks(engine, application_id) == [] and _timers(engine, application_id) == []
+    assert _open_tasks(engine, application_id, "satisfaction_survey") == ["Survey"]  # started at the rejection
     instance = scalar(engine, sa.select(ProcessInstance).where(ProcessInstance.id == app.instance_id))
     assert (instance.status, instance.end_event) == ("completed", "End_Rejected")
 

@@ -24,10 +24,9 @@ def test_a_finished_case_leaves_the_cache(engine, parties, submit, clock):
     services.approve(engine, officer, application_id, dict(APPROVAL))
     services.disburse(engine, officer, application_id, {
         "contract_number": "HT-1", "amount": "400000.00", "disbursed_on": date(2026, 9, 30)})
-    instance_count = len(engine._live)
-    assert instance_count == 1
+    assert len(engine._live) == 2  # the lifecycle and the satisfaction follow-up its disbursement started
     services.settle(engine, officer, application_id, {"settled_on": date(2026, 9, 30)})
-    assert len(engine._live) == 0
+    assert len(engine._live) == 1  # the follow-up still waits for the enterprise's answer
 
 
 def test_no_cache_at_all_still_runs_every_step(engine, parties, submit):

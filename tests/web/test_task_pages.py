@@ -186,7 +186,8 @@ def test_the_task_pages_speak_english_on_request(accepted, engine):
     refused = accepted.post(f"/tasks/{task}", {"decision": "reject", "reason": ""})
     assert refused.status_code == 422 and _error_of(refused.get_data(as_text=True), "reason") == "Required."
     listed = accepted.get("/tasks").get_data(as_text=True)
-    assert "Application" in listed and "Process" in listed and "Commitment" in listed and "Decision" in listed
+    assert "Application" in listed and "Process" in listed and "Commitment" in listed
+    assert "Credit decision" in listed
 
 
 def test_the_inbox_links_each_task_to_its_page(accepted, engine):

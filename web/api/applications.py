@@ -52,11 +52,13 @@ def _view(reference: str, record_view: bool = False) -> Any:
         with _unit_of_work(record_view) as session:
             application = queries.application_for(session, current_actor(), reference)
             privacy.record_institution_views(session, _engine().clock.now(), current_actor(), [application], "api")
-            application.open_tasks = queries.open_tasks_of(session, [application.id]).get(application.id, [])
+            application.open_tasks = queries.open_tasks_of(session, [application.id], current_actor()).get(
+                application.id, [])
             return application
     with _engine().reading() as session:
         application = queries.application_for(session, current_actor(), reference)
-        application.open_tasks = queries.open_tasks_of(session, [application.id]).get(application.id, [])
+        application.open_tasks = queries.open_tasks_of(session, [application.id], current_actor()).get(
+            application.id, [])
         return application
 
 
@@ -92,7 +94,7 @@ class Applications(MethodView):
                 session, current_actor(), status=args.get("status"), step=args.get("step"),
                 due_before=args.get("due_before"), updated_since=args.get("updated_since"),
                 after_id=args.get("cursor"), limit=args["limit"])
-            tasks = queries.open_tasks_of(session, [a.id for a in page.items])
+            tasks = queries.open_tasks_of(session, [a.id for a in page.items], current_actor())
             for application in page.items:
                 application.open_tasks = tasks.get(application.id, [])
             privacy.record_institution_views(session, _engine().clock.now(), current_actor(), page.items, "api")

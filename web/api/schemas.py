@@ -135,7 +135,9 @@ class ApplicationOut(Schema):
     settled_on = fields.Date(allow_none=True)
     withdrawn_at = fields.DateTime(allow_none=True)
     updated_at = fields.DateTime()
-    open_tasks = fields.List(fields.Nested(OpenTaskOut), dump_default=list)
+    open_tasks = fields.List(fields.Nested(OpenTaskOut), dump_default=list, metadata={
+        "description": "Open tasks on this application that the caller's side acts on (an institution: its "
+                       "own; an enterprise: its own; supervisors: all)"})
 
 
 class PageOut(Schema):

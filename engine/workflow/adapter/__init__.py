@@ -19,6 +19,7 @@ from engine.workflow.adapter.diff import (
 )
 from engine.workflow.adapter.inspection import (
     attached_event_ids,
+    commitment_names,
     complete_user_task,
     documentation_of_element,
     element_properties,
@@ -50,7 +51,7 @@ from engine.workflow.adapter.state import dump_state, load_state, new_workflow, 
 SpiffTask = Any  # a SpiffWorkflow task, passed through opaque
 
 __all__ = [
-    "ActiveTask", "attached_event_ids", "called_decisions", "decision_id",
+    "ActiveTask", "attached_event_ids", "called_decisions", "commitment_names", "decision_id",
     "complete_user_task", "diff_instance", "documentation_of_element",
     "dump_state", "element_properties", "end_event_id", "EngineScriptEngine", "find_task", "fired_timer_of",
     "is_ready_user_task", "load_state", "migrate_instance", "MigrationBlocker", "new_workflow", "parse_model",

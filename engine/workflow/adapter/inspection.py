@@ -111,6 +111,19 @@ def start_event_properties(model: ParsedModel) -> dict[str, str]:
     return {}
 
 
+def commitment_names(model: ParsedModel) -> dict[str, dict[str, str]]:
+    """What a model calls its commitments: {commitment: {"zh": commitmentName, "en": en.commitmentName}},
+    from the timers that declare a name (a commitment without one is named by the platform, or not)."""
+    found: dict[str, dict[str, str]] = {}
+    for spec in [model.spec, *model.subprocess_specs.values()]:
+        for task_spec in spec.task_specs.values():
+            properties = spec_properties(task_spec)
+            commitment, name = properties.get("commitment"), properties.get("commitmentName")
+            if commitment and name:
+                found.setdefault(commitment, {"zh": name, "en": properties.get("en.commitmentName") or name})
+    return found
+
+
 def element_properties(model: ParsedModel, bpmn_id: str) -> dict[str, str]:
     """The spiffworkflow:properties of one element of a model (empty if it has none)."""
     for spec in [model.spec, *model.subprocess_specs.values()]:
