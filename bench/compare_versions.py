@@ -2,6 +2,9 @@
 
     python -m bench.compare_versions --before ee1aacd [--pairs 3]
 
+`--after-model FILE` deploys FILE over this tree's shipped model first, so that both sides run the
+same process and the figures compare the runtimes alone.
+
 The earlier commit is checked out in a temporary git worktree that shares this virtualenv. Each
 round runs in its own process with its tree's code and shipped models: lifecycles through the
 engine's services (5 rounds of 30, median) on a scratch database, then the HTTP API (100 sequential
@@ -31,18 +34,42 @@ import psycopg
 from bench import http_api, run
 from engine.models import Enterprise, Institution, LoanProduct
 from engine.loans.actors import ENTERPRISE, OFFICER, Actor
-from engine.platform.bootstrap import build_engine, prepare
-from engine.platform.migrate import upgrade
-from engine.workflow.clock import ControlledClock
+try:  # the layout since the generic runtime moved into engine/workflow and engine/platform
+    from engine.platform.bootstrap import build_engine, prepare
+    from engine.platform.migrate import upgrade
+    from engine.workflow.clock import ControlledClock
+except ImportError:  # the flat engine/ of earlier commits
+    from engine.bootstrap import build_engine, prepare
+    from engine.migrate import upgrade
+    from engine.clock import ControlledClock
 
-admin, url = sys.argv[1], sys.argv[2]
+admin, url, model = sys.argv[1], sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else "")
+
+
+def deploy_model(engine):
+    # `model` (a BPMN file) over the shipped one, its forms carried over: the same process on both sides.
+    if model:
+        from engine.workflow.definitions import deploy
+        with engine.transaction() as session:
+            deploy(session, open(model, encoding="utf-8").read(), "bench", engine.clock)
+
+
+original_prepare = http_api.prepare
+
+
+def prepare_with_model(engine):
+    original_prepare(engine)
+    deploy_model(engine)
+
+
+http_api.prepare = prepare_with_model
 with psycopg.connect(admin, autocommit=True) as conn:
     conn.execute("DROP DATABASE IF EXISTS bench_compare")
     conn.execute("CREATE DATABASE bench_compare")
 upgrade(url)
 clock = ControlledClock(run.START)
 engine = build_engine(url, clock)
-prepare(engine)
+prepare_with_model(engine)
 with engine.transaction() as session:
     bank, enterprise = Institution(code="A", name="Bank A"), Enterprise(name="Ent", credit_code="91430100MA4L000001")
     session.add_all([bank, enterprise])
@@ -63,8 +90,9 @@ print(json.dumps({"engine_lifecycles_per_s": statistics.median(rates), **{f"http
 """
 
 
-def _round(tree: Path) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-c", ROUND, ADMIN, SCRATCH], cwd=tree, capture_output=True, text=True,
+def _round(tree: Path, model: str = "") -> dict[str, float]:
+    done = subprocess.run([sys.executable, "-c", ROUND, ADMIN, SCRATCH, model], cwd=tree,
+                          capture_output=True, text=True,
                           timeout=900, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"})
     if done.returncode != 0:
         raise RuntimeError(f"round in {tree} failed:\n{done.stderr[-3000:]}")
@@ -75,6 +103,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", required=True, help="the earlier commit")
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--after-model", default="", help="a BPMN file deployed over this tree's shipped model "
+                        "before measuring (e.g. the earlier commit's model, to compare the runtimes alone)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-before-") as scratch:
         before_tree = Path(scratch) / "tree"
@@ -83,8 +113,8 @@ def main() -> None:
         try:
             runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
             for pair in range(args.pairs):
-                for side, tree in (("before", before_tree), ("after", ROOT)):
-                    runs[side].append(_round(tree))
+                for side, tree, model in (("before", before_tree, ""), ("after", ROOT, args.after_model)):
+                    runs[side].append(_round(tree, model))
                     print(f"pair {pair + 1} {side}: {json.dumps(runs[side][-1])}", file=sys.stderr)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(before_tree)], cwd=ROOT, check=False)

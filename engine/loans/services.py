@@ -57,7 +57,7 @@ def submit(engine: Engine, actor: Actor, data: dict[str, Any]) -> LoanApplicatio
     command = commands.load(commands.SubmitSchema, data)
     with engine.transaction() as session:
         now = engine.clock.now()
-        _check_parties(session, actor, command, now)
+        institution, product = _check_parties(session, actor, command, now)
         application = LoanApplication(
             reference=_new_reference(now), enterprise_id=actor.enterprise_id,
             institution_id=command["institution_id"], product_id=command["product_id"],
@@ -74,7 +74,7 @@ def submit(engine: Engine, actor: Actor, data: dict[str, Any]) -> LoanApplicatio
         definition = latest_definition(session, LOAN_PROCESS_KEY)
         operation = engine.start(
             session, definition, application.reference,
-            _start_data(session, application),
+            _start_data(application, institution, product),
             InstanceContext(application.id, application.institution_id),
         )
         application.instance_id = operation.instance.id
@@ -87,19 +87,18 @@ def submit(engine: Engine, actor: Actor, data: dict[str, Any]) -> LoanApplicatio
         return application
 
 
-def _start_data(session: Session, application: LoanApplication) -> dict[str, Any]:
+def _start_data(application: LoanApplication, institution: Institution, product: LoanProduct) -> dict[str, Any]:
     """What the lifecycle starts with: when and what was asked, for its timers and decision tables."""
-    product = session.get(LoanProduct, application.product_id)  # in the identity map since the checks
-    institution = session.get(Institution, application.institution_id)
     return {
         "submitted_at": application.submitted_at.isoformat(), "application_reference": application.reference,
-        "product_code": product.code if product else None,
-        "institution_code": institution.code if institution else None,
+        "product_code": product.code, "institution_code": institution.code,
         "requested_amount": float(application.amount), "requested_term_months": application.term_months,
     }
 
 
-def _check_parties(session: Session, actor: Actor, command: dict[str, Any], now: datetime) -> None:
+def _check_parties(session: Session, actor: Actor, command: dict[str, Any],
+                   now: datetime) -> tuple[Institution, LoanProduct]:
+    """The institution and product an application names, or ValidationFailed saying what is wrong."""
     errors: dict[str, list[str]] = {}
     institution = session.get(Institution, command["institution_id"])
     product = session.get(LoanProduct, command["product_id"])
@@ -113,8 +112,9 @@ def _check_parties(session: Session, actor: Actor, command: dict[str, Any], now:
         errors["authorization.expires_at"] = ["The authorization has already expired."]
     if session.get(Enterprise, actor.enterprise_id) is None:
         errors["enterprise"] = ["Your enterprise is not registered."]
-    if errors:
+    if errors or institution is None or product is None:
         raise ValidationFailed(errors)
+    return institution, product
 
 
 # The banks' façade: each endpoint completes the case's open task whose model names it
