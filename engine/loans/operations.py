@@ -75,6 +75,8 @@ def request_material(operation: InstanceOperation, application: LoanApplication,
     requested = values["material_requested"].strip()
     detail = {"decision": "supplement", "material_requested": requested}
     journal(operation, "material_requested", application.status, application, detail)
+    # No decision deadline runs while the enterprise supplies material; the next Decide computes it again.
+    application.decision_due, application.decision_due_provisional = None, False
     application.updated_at = operation.now
     return {**detail, "material_requested_at": operation.now.isoformat()}
 

@@ -62,6 +62,7 @@ def test_the_enterprise_answers_and_the_decision_clock_resumes_later(engine, par
     assert timer(engine, application_id, "Supplement_Deadline").due_at == calendar(engine).add_working_days(
         asked_at, 5).due
     assert timer(engine, application_id, "Decide_Deadline", "cancelled") is not None
+    assert scalar(engine, sa.select(LoanApplication.decision_due).where(LoanApplication.id == application_id)) is None
     with pytest.raises(ValidationFailed) as refused:
         tasks.complete(engine, parties.enterprise, supplement.id, {"material": "  "})
     assert set(refused.value.errors) == {"material"}
@@ -73,6 +74,8 @@ def test_the_enterprise_answers_and_the_decision_clock_resumes_later(engine, par
     assert open_task(engine, parties.officer_a, application_id, "Decide") is not None
     assert timer(engine, application_id, "Decide_Deadline").due_at == calendar(engine).add_working_days(
         accepted_at, 10 + paused).due
+    assert scalar(engine, sa.select(LoanApplication.decision_due).where(
+        LoanApplication.id == application_id)) == timer(engine, application_id, "Decide_Deadline").due_at
     actions = [a for (a,) in rows(engine, sa.select(AuditEvent.action).where(
         AuditEvent.application_id == application_id).order_by(AuditEvent.id))]
     assert actions == ["submitted", "accepted", "material_requested", "material_supplied"]
