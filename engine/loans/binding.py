@@ -55,6 +55,10 @@ class LoanBinding:
         """Acting on a task settles the open breach of the commitment its deadline measured."""
         if task.commitment is None or operation.context.case_id is None:
             return
+        if task.due_at is not None and task.due_at > operation.now:
+            # Breaches are recorded only when a deadline fires, and an earlier task's breach of this
+            # commitment was settled when that task completed: nothing can be open (one SELECT saved).
+            return
         application = _application(operation)
         if application is not None:
             close_open_breaches(operation.session, application, operation, "acted", (task.commitment,))
