@@ -228,6 +228,7 @@ def test_the_bank_asks_for_material_and_the_enterprise_answers_from_its_pages(ac
     page = enterprise.get(f"/my/applications/{reference}").get_data(as_text=True)
     supplement = _open_task(engine, "Supplement")
     assert f'href="/tasks/{supplement}"' in page and "补充材料" in page
+    assert "认领人" not in page and "尚未认领" not in page  # her own task: nobody claims it
     assert "The bank must decide" not in page and "金融机构须于" not in page  # the decision clock is paused
     task_page = enterprise.get(f"/tasks/{supplement}").get_data(as_text=True)
     assert "金融机构要求补充的材料：近三个月银行流水" in task_page
