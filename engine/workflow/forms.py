@@ -9,7 +9,6 @@ layer can say them in the reader's language; `MESSAGES` words them in English fo
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -18,9 +17,8 @@ from typing import Any
 
 from engine.workflow.errors import ModelError
 from engine.workflow.form_conditions import KEY, Condition, ConditionError, parse_condition
+from engine.workflow.form_json import load_form_json
 
-MAX_FORM_BYTES = 200 * 1024
-MAX_DEPTH = 20
 MAX_COMPONENTS = 200
 MAX_PATTERN_LENGTH = 200
 
@@ -147,7 +145,7 @@ def fill_template(text: str, values: Mapping[str, Any]) -> str:
 
 def parse_form(raw: str | bytes | dict[str, Any]) -> FormDefinition:
     """Parse and check a form-js schema; refuse (ModelError) anything the server cannot enforce."""
-    document = _load(raw)
+    document = load_form_json(raw)
     form_key = document.get("id")
     if document.get("type") != "default":
         raise ModelError(f"Form {form_key!r}: the type must be \"default\".")
@@ -189,52 +187,6 @@ def number_of(raw: Any) -> tuple[Decimal, int] | None:
 
 
 # Parsing ------------------------------------------------------------------------------------------
-
-def _load(raw: str | bytes | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(raw, dict):
-        _check_depth(raw)
-        try:
-            raw = json.dumps(raw, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as error:
-            raise ModelError(f"Form: not JSON data ({error}).") from None
-    if isinstance(raw, str):
-        raw = raw.encode("utf-8", "surrogatepass")
-    if not isinstance(raw, bytes):
-        raise ModelError("Form: expected JSON text or an object.")
-    if len(raw) > MAX_FORM_BYTES:
-        raise ModelError(f"Form: at most {MAX_FORM_BYTES // 1024} KB of JSON, not {len(raw)} bytes.")
-    try:
-        document = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-    except RecursionError:
-        raise ModelError(f"Form: JSON nested deeper than {MAX_DEPTH} levels.") from None
-    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ModelError(f"Form: not valid JSON ({error}).") from None
-    _check_depth(document)
-    if not isinstance(document, dict):
-        raise ModelError("Form: the JSON must be an object.")
-    return document
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    document = dict(pairs)
-    if len(document) != len(pairs):
-        raise ValueError("a key is repeated in an object")
-    return document
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _check_depth(document: Any) -> None:
-    pending = [(document, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if depth > MAX_DEPTH:
-            raise ModelError(f"Form: JSON nested deeper than {MAX_DEPTH} levels.")
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-
 
 def _name(component: Any, index: int) -> str:
     key = component.get("key") if isinstance(component, dict) else None

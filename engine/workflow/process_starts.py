@@ -1,4 +1,7 @@
-"""`start_process`: a service task that starts another process for the same case, once.
+"""Starting processes: by key for a case, by an actor through the task API (`start_process`, the start
+event's role and form), or by a model's service task (the `start_process` operator, once per case).
+
+The operator: a service task that starts another process for the same case, once.
 
 A model calls it as `<spiffworkflow:serviceTaskOperator id="start_process">` with the parameter
 `process` (an expression giving a process key, e.g. `'satisfaction_survey'`) and optionally `data`
@@ -27,6 +30,7 @@ key, as for processes started through the task API), `parent_process`, plus what
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,10 +39,13 @@ from sqlalchemy.orm import Session
 from engine.workflow import adapter as spiff
 from engine.workflow.database import insert_ignoring_conflicts
 from engine.workflow.definitions import latest_definition
-from engine.workflow.errors import ModelError
+from engine.workflow.errors import ModelError, NotFound, ValidationFailed
+from engine.workflow.form_submissions import validate_submission
 from engine.workflow.journal import record_audit
 from engine.workflow.models import ProcessDefinition, ProcessInstance, ProcessStart, table_of
-from engine.workflow.runtime import InstanceOperation
+from engine.workflow.runtime import Engine, InstanceOperation
+from engine.workflow.tasks import policy_of
+from engine.workflow.working_days import SHANGHAI
 
 OPERATOR = "start_process"
 # Who started it when nobody acts in the operation (a timer's branch).
@@ -111,3 +118,60 @@ def _has_instance(session: Session, business_key: str, key: str) -> bool:
                           .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
                           .where(ProcessInstance.business_key == business_key, ProcessDefinition.key == key)
                           .limit(1)) is not None
+
+
+# By an actor -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Started:
+    instance_id: int
+    process_key: str
+    version: int
+    business_key: str
+
+
+def start_process(engine: Engine, actor: Any, key: str, business_key: str, data: Mapping[str, Any]) -> Started:
+    """Start the latest version of process `key` for a case, as the start event's `role` allows,
+    with data validated against the start event's `form` (if it names one)."""
+    return engine.retrying(lambda: _start(engine, actor, key, business_key, data))
+
+
+def _start(engine: Engine, actor: Any, key: str, business_key: str, data: Mapping[str, Any]) -> Started:
+    with engine.transaction() as session:
+        definition = latest_definition(session, key, required=False)
+        if definition is None:
+            raise NotFound("No such process.")
+        properties = spiff.start_event_properties(engine.specs.get(definition, session))
+        role = properties.get("role")
+        policy = policy_of(engine)
+        if role is None or not policy.may_start(session, actor, role, business_key):
+            raise NotFound("No such process.")  # nothing said about processes one may not start
+        form_key = properties.get("form")
+        form = engine.forms(session, definition).get(form_key) if form_key else None
+        today = engine.clock.now().astimezone(SHANGHAI).date()
+        if form is None and data:
+            raise ValidationFailed({k: ["This process takes no start data."] for k in data},
+                                   problems={k: [("unknown_field", {})] for k in data})
+        values = validate_submission(form, data, today) if form is not None else {}
+        now = engine.clock.now()
+        probe = ProcessInstance(business_key=business_key)
+        context = engine.binding_of(key).context(session, probe)
+        operation = engine.start(session, definition, business_key,
+                                 {**values, "started_at": now.isoformat(), "started_by": actor.id,
+                                  "application_reference": business_key}, context)
+        operation.actor = actor
+        operation.save(actor.id)
+        record_audit(session, now, actor.id, "process_started", application_id=context.case_id,
+                     instance_id=operation.instance.id,
+                     detail={"process": key, "version": definition.version})
+        return Started(operation.instance.id, key, definition.version, business_key)
+
+
+def started_of(engine: Engine, instance_id: int) -> Started:
+    """What `start_process` answers, for an instance started another way (a façade)."""
+    with engine.reading() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise NotFound("No such process instance.")
+        definition = engine.definition(session, instance.definition_id)
+        return Started(instance.id, definition.key, definition.version, instance.business_key)

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.workflow import adapter as spiff
-from engine.workflow.definitions import latest_definition
 from engine.workflow.errors import (
     ConcurrencyConflict,
     Forbidden,
@@ -365,58 +364,3 @@ def complete_in(operation: InstanceOperation, actor: Any, task: TaskRow, data: M
                      instance_id=task.instance_id, status_before=status_before, status_after=status_after,
                      detail={"task": task.bpmn_id, "name": task.name, "form": task.form_key})
     return Completion(task, values, status_before, status_after)
-
-
-@dataclass(frozen=True)
-class Started:
-    instance_id: int
-    process_key: str
-    version: int
-    business_key: str
-
-
-def start_process(engine: Engine, actor: Any, key: str, business_key: str, data: Mapping[str, Any]) -> Started:
-    """Start the latest version of process `key` for a case, as the start event's `role` allows,
-    with data validated against the start event's `form` (if it names one)."""
-    return engine.retrying(lambda: _start(engine, actor, key, business_key, data))
-
-
-def _start(engine: Engine, actor: Any, key: str, business_key: str, data: Mapping[str, Any]) -> Started:
-    with engine.transaction() as session:
-        definition = latest_definition(session, key, required=False)
-        if definition is None:
-            raise NotFound("No such process.")
-        properties = spiff.start_event_properties(engine.specs.get(definition, session))
-        role = properties.get("role")
-        policy = policy_of(engine)
-        if role is None or not policy.may_start(session, actor, role, business_key):
-            raise NotFound("No such process.")  # nothing said about processes one may not start
-        form_key = properties.get("form")
-        form = engine.forms(session, definition).get(form_key) if form_key else None
-        today = engine.clock.now().astimezone(SHANGHAI).date()
-        if form is None and data:
-            raise ValidationFailed({k: ["This process takes no start data."] for k in data},
-                                   problems={k: [("unknown_field", {})] for k in data})
-        values = validate_submission(form, data, today) if form is not None else {}
-        now = engine.clock.now()
-        probe = ProcessInstance(business_key=business_key)
-        context = engine.binding_of(key).context(session, probe)
-        operation = engine.start(session, definition, business_key,
-                                 {**values, "started_at": now.isoformat(), "started_by": actor.id,
-                                  "application_reference": business_key}, context)
-        operation.actor = actor
-        operation.save(actor.id)
-        record_audit(session, now, actor.id, "process_started", application_id=context.case_id,
-                     instance_id=operation.instance.id,
-                     detail={"process": key, "version": definition.version})
-        return Started(operation.instance.id, key, definition.version, business_key)
-
-
-def started_of(engine: Engine, instance_id: int) -> Started:
-    """What `start_process` answers, for an instance started another way (a façade)."""
-    with engine.reading() as session:
-        instance = session.get(ProcessInstance, instance_id)
-        if instance is None:
-            raise NotFound("No such process instance.")
-        definition = engine.definition(session, instance.definition_id)
-        return Started(instance.id, definition.key, definition.version, instance.business_key)

@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from engine.loans import services
 from engine.loans.binding import LOAN_PROCESS_KEY
-from engine.workflow import tasks
+from engine.workflow import process_starts, tasks
 from engine.workflow.errors import ValidationFailed
 from web.api.auth import current_actor
 from web.api.idempotent import idempotent
@@ -192,7 +192,7 @@ def start(args: dict[str, Any], key: str) -> Any:
     """Start the latest version of a process for an application (its start event says who may)."""
     if key == LOAN_PROCESS_KEY:  # a lifecycle starts with a new application: the submission
         application = services.submit(_engine(), current_actor(), args["data"])
-        return tasks.started_of(_engine(), application.instance_id)
+        return process_starts.started_of(_engine(), application.instance_id)
     if not args.get("case"):
         raise ValidationFailed({"case": ["Missing data for required field."]})
-    return tasks.start_process(_engine(), current_actor(), key, args["case"], args["data"])
+    return process_starts.start_process(_engine(), current_actor(), key, args["case"], args["data"])
