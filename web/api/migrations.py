@@ -56,34 +56,33 @@ class ElementChangeOut(Schema):
     attributes = fields.List(fields.String())
 
 
-class MigrationPreviewOut(Schema):
+class _CaseMoveOut(Schema):
+    """What a preview and a migration both say: the case, its version, what happens to its tasks and timers."""
+
     instance_id = fields.Integer()
     business_key = fields.String()
     process_key = fields.String()
     from_version = fields.Integer()
+    tasks = fields.List(fields.Nested(TaskOutcomeOut))
+    timers = fields.List(fields.Nested(TimerOutcomeOut))
+
+
+class MigrationPreviewOut(_CaseMoveOut):
     to_version = fields.Integer(allow_none=True)
     possible = fields.Boolean()
     reason_code = fields.String(allow_none=True, metadata={
         "description": "Why not: not_running, same_version, no_target, other_process, active_task_removed, "
                        "finished_task_removed, subprocess_removed, incompatible_model, model_error"})
     reason = fields.String(allow_none=True)
-    tasks = fields.List(fields.Nested(TaskOutcomeOut))
-    timers = fields.List(fields.Nested(TimerOutcomeOut))
     changed_elements = fields.List(fields.Nested(ElementChangeOut))
     added_elements = fields.List(fields.String())
     removed_elements = fields.List(fields.String())
 
 
-class MigrationResultOut(Schema):
-    instance_id = fields.Integer()
-    business_key = fields.String()
-    process_key = fields.String()
-    from_version = fields.Integer()
+class MigrationResultOut(_CaseMoveOut):
     to_version = fields.Integer()
     reason = fields.String()
     reset_tasks = fields.List(fields.String())
-    tasks = fields.List(fields.Nested(TaskOutcomeOut))
-    timers = fields.List(fields.Nested(TimerOutcomeOut))
 
 
 def _require_admin() -> None:

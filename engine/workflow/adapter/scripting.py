@@ -57,26 +57,14 @@ class EngineScriptEngine(PythonScriptEngine):
     def evaluate(self, task: SpiffTask, expression: str, external_context: Any = None) -> Any:
         try:
             return self.environment.evaluate(expression, task.data, external_context)
-        except EngineError as err:
-            err.context.setdefault("activity", task.task_spec.bpmn_id)
-            raise
         except BaseException as err:  # noqa: BLE001 - any failure of model code becomes a named model error
-            if not raised_by_model_code(err):
-                raise
-            raise ModelError(f"Expression {shorten(expression)!r} in {task.task_spec.bpmn_id} failed: "
-                             f"{type(err).__name__}: {shorten(str(err))}", activity=task.task_spec.bpmn_id) from None
+            raise _model_error(task, err, f"Expression {shorten(expression)!r} in") from None
 
     def execute(self, task: SpiffTask, script: str, external_context: Any = None) -> Any:
         try:
             return self.environment.execute(script, task.data, external_context or {})
-        except EngineError as err:
-            err.context.setdefault("activity", task.task_spec.bpmn_id)
-            raise
         except BaseException as err:  # noqa: BLE001 - any failure of model code becomes a named model error
-            if not raised_by_model_code(err):
-                raise
-            raise ModelError(f"Script in {task.task_spec.bpmn_id} failed: {type(err).__name__}: "
-                             f"{shorten(str(err))}", activity=task.task_spec.bpmn_id) from None
+            raise _model_error(task, err, "Script in") from None
 
     def call_service(self, task: SpiffTask, operation_name: str = "", operation_params: Any = None,
                      **kwargs: Any) -> str:
@@ -86,3 +74,15 @@ class EngineScriptEngine(PythonScriptEngine):
             raise ModelError(f"Unknown service operator {operation_name!r} in {task.task_spec.bpmn_id}")
         params = {name: param["value"] for name, param in (operation_params or {}).items()}
         return json.dumps(handler(task, params))
+
+
+def _model_error(task: SpiffTask, error: BaseException, what: str) -> BaseException:
+    """The error to raise for a failure while running model code: the engine's own errors named by the
+    element, the model's failures as a ModelError; a real request to stop (not from model code) as is."""
+    activity = task.task_spec.bpmn_id
+    if isinstance(error, EngineError):
+        error.context.setdefault("activity", activity)
+        return error
+    if not raised_by_model_code(error):
+        return error
+    return ModelError(f"{what} {activity} failed: {type(error).__name__}: {shorten(str(error))}", activity=activity)
