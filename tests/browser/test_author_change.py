@@ -186,3 +186,8 @@ def test_the_board_does_not_call_a_guarantee_breach_a_credit_decision(open_page,
     english_row = supervisor.get_by_role("row", name=re.compile(reference))
     expect(english_row).to_have_count(1)
     expect(english_row.get_by_role("cell").nth(1)).to_have_text("Guarantee review")
+    supervisor.goto("/supervision?lang=zh&kind=guarantee")  # the model's commitment is a filter of its own
+    expect(supervisor.get_by_role("combobox").nth(1)).to_have_value("guarantee")
+    expect(supervisor.get_by_role("row", name=re.compile(reference))).to_have_count(1)
+    supervisor.goto("/supervision?kind=accept")
+    expect(supervisor.get_by_role("row", name=re.compile(reference))).to_have_count(0)
