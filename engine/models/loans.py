@@ -36,6 +36,12 @@ class Enterprise(Base):
     legal_representative: Mapped[str | None] = mapped_column(sa.String(100))  # 法定代表人
     representative_id_number: Mapped[str | None] = mapped_column(sa.String(18))  # 居民身份证号码
     contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    # Who the applicant is, for the plan's breakdowns (None where an older record never said):
+    # enterprise | individual_business (个体工商户) | farmer_cooperative (农民专业合作社)
+    applicant_kind: Mapped[str] = mapped_column(sa.String(30), default="enterprise", server_default="enterprise")
+    region_code: Mapped[str | None] = mapped_column(sa.String(6))  # 行政区划代码 (GB/T 2260), six digits
+    industry_section: Mapped[str | None] = mapped_column(sa.String(1))  # GB/T 4754 门类, A..T
+    size_class: Mapped[str | None] = mapped_column(sa.String(10))  # micro | small | medium | large
 
 
 class LoanProduct(Base):
@@ -93,6 +99,10 @@ class LoanApplication(Base):
     approval_conditions: Mapped[str | None] = mapped_column(sa.String(1000))
     rejection_reason: Mapped[str | None] = mapped_column(sa.String(1000))
     contract_number: Mapped[str | None] = mapped_column(sa.String(64))
+    # What the institution reported about the loan, for the plan's counts (首贷, 信用贷, 中长期):
+    loan_type: Mapped[str | None] = mapped_column(sa.String(20))  # credit | guaranteed | mortgage | pledge
+    first_loan: Mapped[bool | None]  # the enterprise's first loan from any bank (首贷)
+    term_class: Mapped[str | None] = mapped_column(sa.String(20))  # short | medium_long (over one year)
     disbursed_amount: Mapped[Decimal | None] = mapped_column(Money())
     disbursed_on: Mapped[date | None]
     disbursement_account: Mapped[str | None] = mapped_column(sa.String(64))
