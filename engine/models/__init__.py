@@ -10,6 +10,7 @@ from engine.models.loans import (
     SlaBreach,
 )
 from engine.models.notifications import Delivery, Notification, WebhookEndpoint
+from engine.models.registration import CreditCommitment, IdentityCheck, PendingRegistration
 from engine.models.satisfaction import SurveyResponse
 from engine.workflow.models import (
     AuditEvent,
@@ -38,6 +39,9 @@ __all__ = [
     "CalendarDay",
     "CalendarYear",
     "CreditAuthorization",
+    "CreditCommitment",
+    "IdentityCheck",
+    "PendingRegistration",
     "Delivery",
     "Enterprise",
     "Incident",
