@@ -143,7 +143,19 @@ class AcceptSchema(Schema):
     note = _optional_text(500)
 
 
-class ApproveSchema(Schema):
+# What a bank may report about the loan at the decision and the disbursement (optional, for the
+# plan's counts: 信用贷, 首贷, 中长期); the forms' choices (bpmn/forms/loan_decide, loan_disburse).
+LOAN_TYPES = ("credit", "guaranteed", "mortgage", "pledge")
+TERM_CLASSES = ("short", "medium_long")
+
+
+class _LoanFeedback(Schema):
+    loan_type = fields.String(validate=validate.OneOf(LOAN_TYPES), load_default=None)
+    first_loan = fields.Boolean(load_default=None)
+    term_class = fields.String(validate=validate.OneOf(TERM_CLASSES), load_default=None)
+
+
+class ApproveSchema(_LoanFeedback):
     amount = _money(required=True)
     annual_rate = _rate(required=True)
     term_months = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=360))
@@ -167,7 +179,7 @@ class RejectSchema(Schema):
             raise ValidationError("A reason is required.", "reason")
 
 
-class DisburseSchema(Schema):
+class DisburseSchema(_LoanFeedback):
     contract_number = _text(64, required=True)
     amount = _money(required=True)
     disbursed_on = fields.Date(required=True)

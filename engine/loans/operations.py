@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.loans import statuses
+from engine.loans.commands import LOAN_TYPES, TERM_CLASSES
 from engine.models import LoanApplication, SlaBreach, TaskRow
 from engine.workflow.errors import NotFound, ValidationFailed
 from engine.workflow.journal import enqueue, record_audit
@@ -59,6 +60,8 @@ def record_decision(operation: InstanceOperation, task: TaskRow, values: dict[st
         application.status, application.approved_amount = statuses.APPROVED, amount
         application.annual_rate, application.approved_term_months = Decimal(values["annual_rate"]), term
         application.approval_conditions = conditions
+        application.term_class = term_class_of(term)
+        record_loan_feedback(application, values)
         action, detail = "approved", {"decision": "approve", "approved_amount": str(amount)}
     else:
         application.status, application.rejection_reason = statuses.REJECTED, values["reason"].strip()
@@ -67,6 +70,27 @@ def record_decision(operation: InstanceOperation, task: TaskRow, values: dict[st
     application.decision_working_days = operation.calendar.working_days_between(application.submitted_at, now)
     journal(operation, action, before, application, detail)
     return {**detail, "decided_at": now.isoformat()}
+
+
+# What the institution reports about the loan, for the plan's counts (首贷, 信用贷, 中长期); optional.
+FIRST_LOAN = {"yes": True, "no": False}  # the forms' choice
+
+
+def term_class_of(term_months: int | None) -> str | None:
+    """中长期 is a term over one year; a year or less is short."""
+    if term_months is None:
+        return None
+    return "medium_long" if term_months > 12 else "short"
+
+
+def record_loan_feedback(application: LoanApplication, values: dict[str, Any]) -> None:
+    """Loan type, first loan and term class as reported (left as they were where not reported)."""
+    if values.get("loan_type") in LOAN_TYPES:
+        application.loan_type = values["loan_type"]
+    if values.get("first_loan") in FIRST_LOAN:
+        application.first_loan = FIRST_LOAN[values["first_loan"]]
+    if values.get("term_class") in TERM_CLASSES:
+        application.term_class = values["term_class"]
 
 
 def request_material(operation: InstanceOperation, application: LoanApplication,
@@ -117,6 +141,9 @@ def record_disbursement(operation: InstanceOperation, task: TaskRow, values: dic
     application.status, application.contract_number = statuses.DISBURSED, values["contract_number"]
     application.disbursed_amount, application.disbursed_on = amount, disbursed_on
     application.disbursement_account, application.disbursed_at = values.get("account"), now
+    record_loan_feedback(application, values)
+    if application.term_class is None:
+        application.term_class = term_class_of(application.approved_term_months)
     application.updated_at = now
     detail = {"disbursed_amount": str(amount)}
     journal(operation, "disbursed", before, application, detail)

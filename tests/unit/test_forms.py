@@ -55,8 +55,8 @@ def test_shipped_forms_parse_with_their_file_name_as_key(name):
 
 def test_the_decision_form_has_the_api_field_names_in_order():
     form = parse_form(DECIDE)
-    assert [f.key for f in form.fields] == ["decision", "amount", "annual_rate", "term_months", "conditions", "reason",
-                                                "material_requested"]
+    assert [f.key for f in form.fields] == ["decision", "amount", "annual_rate", "term_months", "conditions",
+                                            "reason", "material_requested", "loan_type", "first_loan", "term_class"]
     amount = form.fields[1]
     assert (amount.number_format, amount.minimum, amount.maximum) == ("money", Decimal("0.01"), Decimal("1E+11"))
     assert form.labels("zh")["amount"] == "授信金额（元）"
@@ -227,7 +227,7 @@ def test_labels_fall_back_to_chinese_in_english():
 def test_an_approval_is_normalized_and_the_hidden_reason_dropped():
     values = validate_submission(parse_form(DECIDE), {**APPROVAL, "reason": "ignored"}, TODAY)
     assert values == {"decision": "approve", "amount": "1000000.00", "annual_rate": "3.8500", "term_months": 12,
-                      "conditions": None}
+                      "conditions": None, "loan_type": None, "first_loan": None, "term_class": None}
 
 
 def test_a_rejection_needs_only_its_reason_and_the_approval_fields_are_not_required():
@@ -420,7 +420,8 @@ def test_dates_are_iso_dates_not_after_today_when_asked():
 def test_the_disbursement_form():
     form = parse_form((FORMS / "loan_disburse.form.json").read_bytes())
     sent = {"contract_number": "HT-2026-001", "amount": "500000", "disbursed_on": "2026-09-29"}
-    assert validate_submission(form, sent, TODAY) == {**sent, "amount": "500000.00", "account": None}
+    assert validate_submission(form, sent, TODAY) == {**sent, "amount": "500000.00", "account": None,
+                                                      "loan_type": None, "first_loan": None, "term_class": None}
     problems = problems_of(form, {"contract_number": "x" * 65, "amount": "1.005", "disbursed_on": "2026-10-01",
                                   "account": "6222\n0212"})
     assert problems == {"contract_number": [("max_length", {"max": 64})],

@@ -138,7 +138,12 @@ def accept(args: dict[str, Any], reference: str) -> Any:
 @_documented_errors
 @_one_answer_for_missing
 def decide(args: dict[str, Any], reference: str) -> Any:
-    """Report the credit decision: approve with amount, rate and term, or reject with a reason."""
+    """Report the credit decision: approve (amount, rate, term; optional loan facts) or reject with a reason.
+
+    The optional loan facts feed the platform's reports: `loan_type` (credit, guaranteed, mortgage,
+    pledge), `first_loan` (true/false) and `term_class` (short, medium_long; when left out it follows
+    the approved term: over 12 months is medium_long).
+    """
     decision = args.pop("decision")
     if decision == "approve":
         args.pop("reason", None)
@@ -155,7 +160,11 @@ def decide(args: dict[str, Any], reference: str) -> Any:
 @_documented_errors
 @_one_answer_for_missing
 def disburse(args: dict[str, Any], reference: str) -> Any:
-    """Report the disbursement (放款)."""
+    """Report the disbursement (放款), optionally with the loan facts.
+
+    `loan_type`, `first_loan` and `term_class` as at the decision; what is left out stays as the
+    decision reported it.
+    """
     args["disbursed_on"] = args["disbursed_on"].isoformat()
     services.disburse(_engine(), current_actor(), reference, args)
     return _view(reference)

@@ -7,7 +7,16 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from engine.loans.commands import INSTANT_RULE, MONEY_PATTERN, RATE_PATTERN, Instant, multiline, single_line
+from engine.loans.commands import (
+    INSTANT_RULE,
+    LOAN_TYPES,
+    MONEY_PATTERN,
+    RATE_PATTERN,
+    TERM_CLASSES,
+    Instant,
+    multiline,
+    single_line,
+)
 from engine.platform.privacy import mask_account
 
 
@@ -64,7 +73,19 @@ class AcceptIn(Schema):
     note = _text(500, lines=True)
 
 
-class DecisionIn(Schema):
+class LoanFeedbackIn(Schema):
+    """Optional facts about the loan for the platform's reports (信用贷, 首贷, 中长期)."""
+
+    loan_type = fields.String(validate=validate.OneOf(LOAN_TYPES), metadata={
+        "description": "Optional. credit (信用贷款), guaranteed (保证贷款), mortgage (抵押贷款) or pledge (质押贷款)"})
+    first_loan = fields.Boolean(metadata={
+        "description": "Optional. Whether this is the enterprise's first loan from any bank (首贷)"})
+    term_class = fields.String(validate=validate.OneOf(TERM_CLASSES), metadata={
+        "description": "Optional. short (one year or less) or medium_long (中长期, over one year); "
+                       "when left out it follows the approved term (over 12 months: medium_long)"})
+
+
+class DecisionIn(LoanFeedbackIn):
     decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject")))
     amount = fields.String(validate=MONEY)
     annual_rate = fields.String(validate=RATE)
@@ -73,7 +94,7 @@ class DecisionIn(Schema):
     reason = _text(1000, lines=True)
 
 
-class DisbursementIn(Schema):
+class DisbursementIn(LoanFeedbackIn):
     contract_number = _text(64, required=True)
     amount = fields.String(required=True, validate=MONEY)
     disbursed_on = fields.Date(required=True)
@@ -128,6 +149,9 @@ class ApplicationOut(Schema):
     approval_conditions = fields.String(allow_none=True)
     rejection_reason = fields.String(allow_none=True)
     contract_number = fields.String(allow_none=True)
+    loan_type = fields.String(allow_none=True, metadata={"enum": list(LOAN_TYPES)})
+    first_loan = fields.Boolean(allow_none=True)
+    term_class = fields.String(allow_none=True, metadata={"enum": list(TERM_CLASSES)})
     disbursed_amount = _money_out(allow_none=True)
     disbursed_on = fields.Date(allow_none=True)
     disbursement_account = fields.Function(lambda app: mask_account(app.disbursement_account), allow_none=True,

@@ -1,0 +1,59 @@
+"""The banks' decision and disbursement feedback: loan type, first loan and term class, all optional."""
+
+from __future__ import annotations
+
+from tests.api.test_applications_api import _submit
+
+
+def _approved(callers, parties, clock, **feedback):
+    reference = _submit(callers, parties, clock)
+    assert callers.bank_a.post(f"/api/v1/applications/{reference}/accept", {}).status_code == 200
+    response = callers.bank_a.post(f"/api/v1/applications/{reference}/decision", {
+        "decision": "approve", "amount": "400000.00", "annual_rate": "3.85", "term_months": 12, **feedback})
+    assert response.status_code == 200, response.json
+    return reference, response.json
+
+
+def test_the_decision_and_disbursement_store_the_reported_loan_facts(callers, parties, clock):
+    reference, approved = _approved(callers, parties, clock, loan_type="guaranteed", first_loan=True,
+                                    term_class="medium_long")
+    assert (approved["loan_type"], approved["first_loan"], approved["term_class"]) == (
+        "guaranteed", True, "medium_long")
+    disbursed = callers.bank_a.post(f"/api/v1/applications/{reference}/disbursement", {
+        "contract_number": "HT-1", "amount": "400000.00", "disbursed_on": "2026-09-30", "loan_type": "credit",
+        "first_loan": False})
+    assert disbursed.status_code == 200, disbursed.json
+    # What the disbursement reports wins; what it leaves out stays as the decision reported it.
+    assert (disbursed.json["loan_type"], disbursed.json["first_loan"], disbursed.json["term_class"]) == (
+        "credit", False, "medium_long")
+
+
+def test_without_the_new_fields_the_term_class_follows_the_approved_term(callers, parties, clock):
+    reference, approved = _approved(callers, parties, clock)
+    assert (approved["loan_type"], approved["first_loan"], approved["term_class"]) == (None, None, "short")
+    longer = _submit(callers, parties, clock, term_months=36)
+    callers.bank_a.post(f"/api/v1/applications/{longer}/accept", {})
+    response = callers.bank_a.post(f"/api/v1/applications/{longer}/decision", {
+        "decision": "approve", "amount": "400000.00", "annual_rate": "3.85", "term_months": 36})
+    assert response.json["term_class"] == "medium_long"
+    disbursed = callers.bank_a.post(f"/api/v1/applications/{longer}/disbursement", {
+        "contract_number": "HT-2", "amount": "400000.00", "disbursed_on": "2026-09-30"})
+    assert disbursed.status_code == 200 and disbursed.json["term_class"] == "medium_long"
+
+
+def test_unknown_loan_types_and_term_classes_are_refused(callers, parties, clock):
+    reference = _submit(callers, parties, clock)
+    callers.bank_a.post(f"/api/v1/applications/{reference}/accept", {})
+    response = callers.bank_a.post(f"/api/v1/applications/{reference}/decision", {
+        "decision": "approve", "amount": "400000.00", "annual_rate": "3.85", "term_months": 12,
+        "loan_type": "friendly", "term_class": "forever", "first_loan": "perhaps"})
+    assert response.status_code == 422
+    assert set(response.json["errors"]) == {"loan_type", "term_class", "first_loan"}
+
+
+def test_a_rejection_ignores_loan_facts(callers, parties, clock):
+    reference = _submit(callers, parties, clock)
+    callers.bank_a.post(f"/api/v1/applications/{reference}/accept", {})
+    response = callers.bank_a.post(f"/api/v1/applications/{reference}/decision", {
+        "decision": "reject", "reason": "Not now", "loan_type": "credit"})
+    assert response.status_code == 200 and response.json["loan_type"] is None
