@@ -100,6 +100,28 @@ class Config:
     SURVEY_INVITATION_TARGET_PERCENT = _env_int("SURVEY_INVITATION_TARGET_PERCENT", 80)
     SURVEY_RESPONSE_TARGET_PERCENT = _env_int("SURVEY_RESPONSE_TARGET_PERCENT", 60)
     SURVEY_SATISFACTION_TARGET_PERCENT = _env_int("SURVEY_SATISFACTION_TARGET_PERCENT", 90)
+    # How long the handling institution may still read a closed (settled, rejected, withdrawn) case's
+    # record, contact data masked and no reveal (engine.platform.authorizations). 180 days covers the
+    # half-year the institutions' half-yearly reports (seed 000) reconcile against, the 20-day objection
+    # answer (征信业管理条例 art. 25) and the follow-ups; the bank keeps its own copy (银行直连 push)
+    # under its own retention duties, so the platform need not disclose longer. 0 closes at once.
+    CASE_RECORD_RETENTION_DAYS = _env_int("CASE_RECORD_RETENTION_DAYS", 180)
+    # Self-registration (engine.platform.registration): a code is valid this long; this many wrong codes lock
+    # the registration; a new code after RESEND seconds, at most MAX_CODES; starts per source address and
+    # per contact address within the window. Codes are kept as an HMAC with VERIFICATION_CODE_KEY.
+    REGISTRATION_CODE_MINUTES = _env_int("REGISTRATION_CODE_MINUTES", 10)
+    REGISTRATION_MAX_WRONG_CODES = _env_int("REGISTRATION_MAX_WRONG_CODES", 5)
+    REGISTRATION_RESEND_SECONDS = _env_int("REGISTRATION_RESEND_SECONDS", 60)
+    REGISTRATION_MAX_CODES = _env_int("REGISTRATION_MAX_CODES", 5)
+    REGISTRATION_STARTS_PER_SOURCE = _env_int("REGISTRATION_STARTS_PER_SOURCE", 5)
+    REGISTRATION_STARTS_PER_ADDRESS = _env_int("REGISTRATION_STARTS_PER_ADDRESS", 3)
+    REGISTRATION_WINDOW_MINUTES = _env_int("REGISTRATION_WINDOW_MINUTES", 60)
+    VERIFICATION_CODE_KEY = os.environ.get("VERIFICATION_CODE_KEY", "")  # empty: derived from SECRET_KEY
+    # Phone codes: no SMS provider ships ("none": the page says codes go by e-mail only). Identity (电子营业执照 /
+    # face check): no provider ships either; "manual_review" leaves each registration for an administrator's
+    # review. "test_double" (either) is for tests and demonstrations only and refused in production.
+    SMS_SENDER = os.environ.get("SMS_SENDER", "none")
+    IDENTITY_VERIFIER = os.environ.get("IDENTITY_VERIFIER", "manual_review")
     TESTING = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -167,6 +189,22 @@ class Config:
                      "SURVEY_SATISFACTION_TARGET_PERCENT"):
             if not 0 <= getattr(cls, name) <= 100:
                 raise ConfigError(f"{name} must be between 0 and 100")
+        if not 0 <= cls.CASE_RECORD_RETENTION_DAYS <= 3660:
+            raise ConfigError("CASE_RECORD_RETENTION_DAYS must be between 0 and 3660 (ten years)")
+        if not 1 <= cls.REGISTRATION_CODE_MINUTES <= 60:
+            raise ConfigError("REGISTRATION_CODE_MINUTES must be between 1 and 60")
+        for name in ("REGISTRATION_MAX_WRONG_CODES", "REGISTRATION_MAX_CODES", "REGISTRATION_STARTS_PER_SOURCE",
+                     "REGISTRATION_STARTS_PER_ADDRESS"):
+            if not 1 <= getattr(cls, name) <= 100:
+                raise ConfigError(f"{name} must be between 1 and 100")
+        if not 0 <= cls.REGISTRATION_RESEND_SECONDS <= 3600:
+            raise ConfigError("REGISTRATION_RESEND_SECONDS must be between 0 and 3600")
+        if not 1 <= cls.REGISTRATION_WINDOW_MINUTES <= 24 * 60:
+            raise ConfigError("REGISTRATION_WINDOW_MINUTES must be between 1 and 1440 (registrations are kept a day)")
+        if cls.SMS_SENDER not in ("none", "test_double"):
+            raise ConfigError("SMS_SENDER must be none or test_double (no SMS provider is bundled)")
+        if cls.IDENTITY_VERIFIER not in ("manual_review", "test_double"):
+            raise ConfigError("IDENTITY_VERIFIER must be manual_review or test_double (no provider is bundled)")
         url = cls.DATABASE_URL
         if url and not url.startswith(("sqlite", "postgresql")):
             raise ConfigError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
@@ -206,6 +244,9 @@ class ProductionConfig(Config):
             raise ConfigError("DATABASE_URL must point to PostgreSQL in production")
         if cls.LOAD_DEMO_DATA:
             raise ConfigError("LOAD_DEMO_DATA must be off in production")
+        for name in ("SMS_SENDER", "IDENTITY_VERIFIER"):
+            if getattr(cls, name) == "test_double":
+                raise ConfigError(f"{name}=test_double is a test double; production refuses it")
 
 
 CONFIGS = {

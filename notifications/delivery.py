@@ -26,7 +26,7 @@ from engine.workflow.journal import record_audit
 from engine.workflow.runtime import Engine
 from notifications import texts
 from notifications.channels import DeliveryFailed, build_email, send_email, send_webhook
-from notifications.fanout import EMAIL, IN_APP, WEBHOOK, claim_due_messages, fan_out
+from notifications.fanout import EMAIL, IN_APP, SECRET_TOPICS, WEBHOOK, claim_due_messages, fan_out
 from notifications.settings import DeliverySettings
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,8 @@ def _settle(engine: Engine, settings: DeliverySettings, claimed: Claimed, error:
         if error is None:
             for member in members:
                 member.status, member.sent_at, member.lease_until = "sent", now, None
+                if member.topic in SECRET_TOPICS:  # a verification code is not kept once sent
+                    member.params = {key: value for key, value in member.params.items() if key != "code"}
             return "sent"
         dead = claimed.attempts >= settings.max_attempts
         retry_at = now + timedelta(seconds=settings.backoff_after(claimed.attempts))
@@ -249,7 +251,8 @@ def dead_letters(session: Session, limit: int = 200) -> list[DeadLetter]:
 
     user = sa.select(UserAccount.username).where(UserAccount.id == Delivery.recipient_id).scalar_subquery()
     institution = sa.select(Institution.code).where(Institution.id == Delivery.recipient_id).scalar_subquery()
-    query = (sa.select(Delivery, sa.case((Delivery.recipient_kind == "user", user), else_=institution))
+    query = (sa.select(Delivery, sa.case((Delivery.recipient_kind == "user", user),
+                                         (Delivery.recipient_kind == "institution", institution), else_=None))
              .where(Delivery.status == "dead").order_by(Delivery.id.desc()).limit(limit))
     return [DeadLetter(d.id, d.topic, d.channel, f"{d.recipient_kind}:{name or d.recipient_id}", d.attempts,
                        d.last_error or "", d.created_at, d.next_attempt_at)

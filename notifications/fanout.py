@@ -29,6 +29,7 @@ from engine.models import (
     WebhookEndpoint,
     table_of,
 )
+from engine.platform.registration import EMAIL_CODE_TOPIC
 from engine.workflow.database import insert_ignoring_conflicts, is_postgresql
 from notifications import texts
 from notifications.settings import DeliverySettings
@@ -36,6 +37,9 @@ from notifications.settings import DeliverySettings
 TASK_REACHES_OFFICERS = {"application.submitted", "application.accepted", "application.approved",
                          "application.disbursed", "application.material_supplied", "sla.reminder"}
 IN_APP, EMAIL, WEBHOOK = "in_app", "email", "webhook"
+# A registration's e-mail code (engine.platform.registration): recipient kind `registration`, its id.
+REGISTRATION_CODE, REGISTRANT = EMAIL_CODE_TOPIC, "registration"
+SECRET_TOPICS = {REGISTRATION_CODE}  # parameters scrubbed once fanned out / sent
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,9 @@ def _people(session: Session, message: OutboxMessage,
     people: list[tuple[UserAccount, str]] = []
     if topic in TASK_REACHES_OFFICERS:
         people += [(u, texts.OFFICER) for u in _users(session, UserAccount.role == OFFICER,
+                                                      UserAccount.institution_id == institution_id)]
+    if topic == "authorization.revoked":  # the institution must stop querying and revealing (authorizations.py)
+        people += [(u, texts.OFFICER) for u in _users(session, UserAccount.role.in_((OFFICER, INSTITUTION_ADMIN)),
                                                       UserAccount.institution_id == institution_id)]
     if topic == "sla.breached":
         people += [(u, texts.OVERSIGHT) for u in _users(session, sa.or_(
@@ -106,6 +113,11 @@ def webhook_body(session: Session, message: OutboxMessage, application: LoanAppl
 def recipients(session: Session, message: OutboxMessage, settings: DeliverySettings) -> list[Recipient]:
     """Everyone and everything this message goes to, over which channels."""
     payload = message.payload
+    if message.topic == REGISTRATION_CODE:  # to the e-mail being verified: its user does not exist yet
+        if not settings.smtp.enabled:
+            return []
+        return [Recipient(REGISTRANT, payload["registration_id"], EMAIL, payload["email"], {
+            "audience": texts.REGISTRANT, "code": payload["code"], "minutes": payload["minutes"]})]
     application = session.scalar(sa.select(LoanApplication).where(
         LoanApplication.reference == payload.get("application")))
     result: list[Recipient] = []
@@ -146,4 +158,6 @@ def fan_out(session: Session, now: datetime, message: OutboxMessage, settings: D
         }).first()
         made += row is not None
     message.status, message.delivered_at, message.attempts = "dispatched", now, message.attempts + 1
+    if message.topic in SECRET_TOPICS:  # the code now lives only in the delivery, until it is sent
+        message.payload = {key: value for key, value in message.payload.items() if key != "code"}
     return made

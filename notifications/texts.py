@@ -21,6 +21,7 @@ CATALOGS = Path(__file__).resolve().parents[1] / "web" / "translations"
 OFFICER = "officer"  # staff of the handling institution: a task reached them
 OVERSIGHT = "oversight"  # the institution's admins and the supervisors: a deadline was missed
 ENTERPRISE = "enterprise"  # the applicant
+REGISTRANT = "registrant"  # someone registering, at the e-mail address being verified
 
 
 def N_(message: str) -> str:  # noqa: N802 - the usual marker for strings translated later
@@ -49,9 +50,18 @@ TEXTS: dict[tuple[str, str], tuple[str, str]] = {
         N_("Your application %(reference)s: material requested"),
         N_("The bank asks for supplementary material on your application %(reference)s. Open your tasks on the "
            "platform to answer before the deadline.")),
+    ("authorization.revoked", OFFICER): (
+        N_("Authorization revoked: %(reference)s"),
+        N_("The enterprise revoked its credit-query authorization for application %(reference)s. Your institution "
+           "may no longer query its credit information for it or see its contact data in full; the case record "
+           "stays readable with contact data masked.")),
     ("sla.reminder", OFFICER): (
         N_("One working day left: %(reference)s"),
         N_("The %(kind)s deadline of application %(reference)s ends at %(due)s, one working day from now.")),
+    ("registration.email_code", REGISTRANT): (
+        N_("Your verification code for the financing credit service platform"),
+        N_("Your verification code is %(code)s. It is valid for %(minutes)s minutes. If you did not register on "
+           "the financing credit service platform, ignore this e-mail; never tell anyone the code.")),
     ("sla.breached", OVERSIGHT): (
         N_("Deadline missed: %(reference)s"),
         N_("The %(kind)s deadline of application %(reference)s ended at %(due)s and was missed.")),
@@ -80,6 +90,7 @@ def render(topic: str, params: dict[str, Any], gettext: Callable[[str], str]) ->
         "status": gettext(STATUS.get(params.get("status", ""), params.get("status", ""))),
         "kind": gettext(KIND.get(params.get("kind", ""), params.get("kind", ""))),
         "due": _beijing(params.get("due_at")),
+        "code": params.get("code", ""), "minutes": params.get("minutes", ""),
     }
     return gettext(subject) % values, gettext(body) % values
 

@@ -45,12 +45,14 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         auth,
         cli,
         enterprise,
+        enterprise_data,
         guards,
         i18n,
         inbox,
         labels,
         notifications_view,
         process_view,
+        registration,
         security_headers,
         supervision,
         tasks,
@@ -63,9 +65,11 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     assets.init_app(app)
     labels.init_app(app)
     auth.init_app(app)
+    registration.init_app(app)
     views.init_app(app)
     inbox.init_app(app)
     enterprise.init_app(app)
+    enterprise_data.init_app(app)
     tasks.init_app(app)
     process_view.init_app(app)
     supervision.init_app(app)

@@ -288,6 +288,7 @@ def _complete(session: Session, now: datetime, settings: RegistrationSettings, r
                                enterprise_id=enterprise.id, display_name=row.display_name, active=True,
                                created_at=now)  # the password chosen on the form, kept hashed meanwhile
             session.add(user)
+            session.flush()
             if row.channel == "email":
                 user.email = row.address
             else:
