@@ -43,6 +43,11 @@ def store_official_year(
     session.flush()
 
 
+# Prepared once: the check runs in every operation that computes a deadline.
+_FINGERPRINT = sa.select(sa.func.count(), sa.func.max(CalendarYear.__table__.c.loaded_at)).select_from(
+    CalendarYear.__table__)
+
+
 class CalendarProvider:
     """Builds the calendar from the database and reuses it until a year is loaded anywhere."""
 
@@ -53,9 +58,7 @@ class CalendarProvider:
 
     def get(self, session: Session) -> WorkingDayCalendar:
         # Cheap check that also sees loads made by other processes.
-        fingerprint = tuple(session.execute(
-            sa.select(sa.func.count(), sa.func.max(CalendarYear.loaded_at)).select_from(CalendarYear)
-        ).one())
+        fingerprint = tuple(session.connection().execute(_FINGERPRINT).one())
         calendar = self._calendar
         if calendar is None or fingerprint != self._fingerprint:
             rules = [DayRule(d.day, d.kind, d.name) for d in session.scalars(sa.select(CalendarDay))]

@@ -27,10 +27,11 @@ from engine.workflow import adapter as spiff
 from engine.workflow.binding import InstanceContext, ProcessBinding, UnboundProcess
 from engine.workflow.calendar_store import CalendarProvider
 from engine.workflow.clock import Clock, SystemClock
-from engine.workflow.database import is_postgresql, transaction
+from engine.workflow.database import transaction
 from engine.workflow.definitions import SpecCache, forms_of
 from engine.workflow.errors import ConcurrencyConflict, ModelError, NotFound
 from engine.workflow.incidents import RetryPolicy
+from engine.workflow.instance_lock import BY_INSTANCE_ID, InstanceLock
 from engine.workflow.models import ProcessDefinition, ProcessInstance, table_of
 from engine.workflow.projections import Snapshot, sync_projections
 from engine.workflow.working_days import WorkingDayCalendar
@@ -146,20 +147,20 @@ class Engine:
                 time.sleep(random.uniform(0, 0.01 * 2 ** attempt))  # noqa: S311 - jitter, not crypto
         raise AssertionError("unreachable")
 
-    def lock_instance(self, session: Session,
-                      instance_id: int | sa.ScalarSelect[Any]) -> ProcessInstance | None:
+    def lock_instance(self, session: Session, instance: int | InstanceLock | sa.ScalarSelect[Any],
+                      params: dict[str, Any] | None = None) -> ProcessInstance | None:
         """Load an instance for a change, holding its row lock (PostgreSQL) until commit.
 
         Every operation locks its instance before anything else, so steps, withdrawals and the
-        sweep on one case take turns and each sees what the one before it committed. On SQLite
-        the transaction already holds the database's write lock. `instance_id` may be a scalar
-        subquery (the instance of an application), so that finding and locking is one statement.
+        sweep on one case take turns and each sees what the one before it committed. `instance` is
+        an id, a prepared InstanceLock (e.g. the instance of a case by its key) with its `params`, or a
+        scalar subquery giving the id (prepared on the spot: for paths that do not run often).
         """
-        query = (sa.select(ProcessInstance).where(ProcessInstance.id == instance_id)
-                 .execution_options(populate_existing=True))
-        if is_postgresql(session):
-            query = query.with_for_update()
-        return session.scalars(query).first()
+        if isinstance(instance, int):
+            return BY_INSTANCE_ID.load(session, {"lock_instance_id": instance})
+        if not isinstance(instance, InstanceLock):
+            instance = InstanceLock.where_id(instance)
+        return instance.load(session, params or {})
 
     def bind(self, key: str, binding: ProcessBinding) -> None:
         self.bindings[key] = binding

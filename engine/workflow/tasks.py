@@ -29,6 +29,7 @@ from engine.workflow.errors import (
 )
 from engine.workflow.form_submissions import validate_submission
 from engine.workflow.forms import FormDefinition
+from engine.workflow.instance_lock import InstanceLock
 from engine.workflow.journal import record_audit
 from engine.workflow.models import ProcessDefinition, ProcessInstance, TaskRow
 from engine.workflow.runtime import Engine, InstanceOperation, retry_on_conflict
@@ -216,13 +217,16 @@ def get_task(engine: Engine, actor: Any, task_id: int) -> TaskView:
 
 def _lock_task(engine: Engine, session: Session, actor: Any, task_id: int) -> tuple[TaskRow, ProcessInstance]:
     """Lock the task's case, then read the task as it stands; NotFound unless the actor may see it."""
-    instance = engine.lock_instance(
-        session, sa.select(TaskRow.instance_id).where(TaskRow.id == task_id).scalar_subquery())
+    instance = engine.lock_instance(session, _INSTANCE_OF_TASK, {"task_id": task_id})
     found = session.execute(_visible_query(engine, actor).where(TaskRow.id == task_id)
                             .execution_options(populate_existing=True)).first()
     if instance is None or found is None:
         raise NotFound(TASK_NOT_FOUND)
     return found[0], instance
+
+
+_INSTANCE_OF_TASK = InstanceLock.where_id(
+    sa.select(TaskRow.instance_id).where(TaskRow.id == sa.bindparam("task_id")).scalar_subquery())
 
 
 def _claimed_by(assignee: str | None) -> ConcurrencyConflict:
