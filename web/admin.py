@@ -15,6 +15,7 @@ from engine.workflow.calendar_service import load_official_schedule
 from engine.workflow.errors import NotFound, ValidationFailed
 from engine.workflow.working_days import MIN_HOLIDAYS, CalendarError
 from web.admin_incidents import bp as incidents_bp
+from web.admin_records import bp as records_bp
 from web.auth import current_actor
 from web.calendar_messages import refusal
 from web.labels import translate
@@ -318,3 +319,4 @@ def _first(error: ValidationFailed) -> str:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(incidents_bp)  # /admin/incidents
+    app.register_blueprint(records_bp)  # /admin/enterprises, renames

@@ -88,7 +88,10 @@ def test_nul_characters_in_forms_are_refused(browser, parties, engine):
 # Who may use each page or action of the web app (API excluded: tests/api has its own matrix).
 # "A" means staff of institution A (whose application is used); everyone else must get 404, or be
 # sent to sign in when anonymous. A new route fails this test until it is declared here.
-PUBLIC = {"static", "assets.vendor", "auth.login", "auth.logout", "auth.password", "home.index", "home.healthz"}
+PUBLIC = {"static", "assets.vendor", "auth.login", "auth.logout", "auth.password", "home.index", "home.healthz",
+          # self-registration: anyone may register (tests/web/test_registration.py)
+          "registration.form", "registration.start", "registration.code", "registration.verify",
+          "registration.resend"}
 STAFF_A = {"officer-a", "bank-admin-a"}
 USERS_WITH_TASKS = {"ent-user", "other-user", "officer-a", "officer-b", "bank-admin-a", "supervisor", "admin"}
 AUDIENCE = {
@@ -99,6 +102,9 @@ AUDIENCE = {
     "enterprise.create": {"ent-user", "other-user"},
     "enterprise.show": {"ent-user"}, "enterprise.withdraw": {"ent-user"},
     "profile.profile": {"ent-user", "other-user"}, "profile.update_profile": {"ent-user", "other-user"},
+    # an enterprise's own data (each sees its own); revoking: the applicant's own authorization only
+    "enterprise_data.index": {"ent-user", "other-user"}, "enterprise_data.export": {"ent-user", "other-user"},
+    "enterprise_data.confirm_revoke": {"ent-user"}, "enterprise_data.revoke": {"ent-user"},
     "process_view.position": STAFF_A | {"ent-user", "supervisor"},
     "supervision.board": {"supervisor"}, "supervision.breaches_csv": {"supervisor"},
     "supervision.applications": {"supervisor"},
@@ -108,6 +114,9 @@ AUDIENCE = {
     "task_pages.claim": STAFF_A, "task_pages.unclaim": STAFF_A,
     "admin_incidents.index": {"admin"}, "admin_incidents.retry": {"admin"},
     "admin_deliveries.index": {"admin"}, "admin_deliveries.retry": {"admin"},
+    **{f"admin_records.{name}": {"admin"} for name in (
+        "enterprises", "new_enterprise", "create_enterprise", "enterprise", "update_enterprise", "review_identity",
+        "rename_institution", "rename_product", "rename_user")},
     # every signed-in user has notifications; each sees only their own (tests/web/test_notification_pages.py)
     **{endpoint: {"ent-user", "other-user", "officer-a", "officer-b", "bank-admin-a", "supervisor", "author", "admin"}
        for endpoint in ("notifications.index", "notifications.open_notification", "notifications.mark_all_read")},
@@ -130,7 +139,7 @@ def _audience(endpoint: str) -> set[str]:
 def _routes(web_app, reference, task_id):
     values = {"reference": reference, "task_id": task_id, "action": "unclaim", "user_id": 1,
               "institution_id": 1, "product_id": 1, "incident_id": 1,
-              "delivery_id": 1, "notification_id": 1}
+              "delivery_id": 1, "notification_id": 1, "enterprise_id": 1}
     for rule in web_app.url_map.iter_rules():
         if rule.endpoint in PUBLIC or rule.rule.startswith("/api/"):
             continue
