@@ -258,7 +258,7 @@ class Week:
         return _rate(self.decided - self.decided_late, self.decided)
 
 
-def _shanghai_day(session: Session, column: sa.SQLColumnExpression[Any]) -> sa.ColumnElement:
+def shanghai_day(session: Session, column: sa.SQLColumnExpression[Any]) -> sa.ColumnElement:
     """The Shanghai calendar date of a naive-UTC timestamp column, computed by the database."""
     if session.get_bind().dialect.name == "postgresql":
         return sa.func.date(column + sa.text("interval '8 hours'"))
@@ -280,14 +280,14 @@ def weekly_trend(session: Session, now: datetime, weeks: int = 12, institution_i
     def scoped(query: sa.Select, column: sa.SQLColumnExpression[Any]) -> sa.Select:
         return query.where(column == institution_id) if institution_id is not None else query
 
-    breached_day = _shanghai_day(session, SlaBreach.breached_at)
+    breached_day = shanghai_day(session, SlaBreach.breached_at)
     for day, count in session.execute(scoped(sa.select(breached_day, sa.func.count()).where(
             SlaBreach.breached_at >= since).group_by(breached_day), SlaBreach.institution_id)):
         week_of(day).breaches += count
 
     # A step taken late resolved its breach ("acted") at the very instant of the step: the late steps
     # of a week are the breaches of that kind resolved that week, so no per-application lookup is needed.
-    resolved_day = _shanghai_day(session, SlaBreach.resolved_at)
+    resolved_day = shanghai_day(session, SlaBreach.resolved_at)
     late_query = sa.select(SlaBreach.kind, resolved_day, sa.func.count()).where(
         SlaBreach.resolution == "acted", SlaBreach.resolved_at >= since).group_by(SlaBreach.kind, resolved_day)
     for kind, day, count in session.execute(scoped(late_query, SlaBreach.institution_id)):
@@ -298,7 +298,7 @@ def weekly_trend(session: Session, now: datetime, weeks: int = 12, institution_i
             week.decided_late += count
     app = LoanApplication
     for step, column in (("accept", app.accepted_at), ("decision", app.decided_at)):
-        day_column = _shanghai_day(session, column)
+        day_column = shanghai_day(session, column)
         query = sa.select(day_column, sa.func.count()).where(column >= since).group_by(day_column)
         for day, count in session.execute(scoped(query, app.institution_id)):
             week = week_of(day)

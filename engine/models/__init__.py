@@ -11,6 +11,7 @@ from engine.models.loans import (
 )
 from engine.models.notifications import Delivery, Notification, WebhookEndpoint
 from engine.models.registration import CreditCommitment, IdentityCheck, PendingRegistration
+from engine.models.reports import ProducedReport
 from engine.models.satisfaction import SurveyResponse
 from engine.workflow.models import (
     AuditEvent,
@@ -53,6 +54,7 @@ __all__ = [
     "OutboxMessage",
     "ProcessDefinition",
     "ProcessInstance", "ProcessResource", "ProcessStart",
+    "ProducedReport",
     "SlaBreach",
     "SurveyResponse",
     "TaskRow",

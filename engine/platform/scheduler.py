@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -38,6 +38,14 @@ def _housekeeping_job(engine: Engine) -> None:
              purged.idempotency_records, purged.login_failures, purged.user_tokens)
 
 
+def _reports_job(engine: Engine) -> None:
+    from engine.loans.reports.produced import scheduled_job
+
+    produced = scheduled_job(engine)
+    if produced:
+        log.info("Reports: produced %s", ", ".join(f"{item.period.kind} {item.period.key}" for item in produced))
+
+
 def _delivery_job(engine: Engine, settings: DeliverySettings) -> None:
     from notifications.delivery import deliver_due
 
@@ -56,6 +64,10 @@ def configure(scheduler: BaseScheduler, engine: Engine, interval_seconds: int, b
     scheduler.add_job(_housekeeping_job, "interval", seconds=HOUSEKEEPING_PERIOD.total_seconds(), args=(engine,),
                       id="housekeeping",
                       max_instances=1, coalesce=True, replace_existing=True)
+    # A closed period's report (month, quarter, half-year, year) is produced within the hour after it closes.
+    scheduler.add_job(_reports_job, "interval", seconds=HOUSEKEEPING_PERIOD.total_seconds(), args=(engine,),
+                      id="period_reports", max_instances=1, coalesce=True, replace_existing=True,
+                      next_run_time=datetime.now(UTC) + timedelta(seconds=30))
     if delivery is not None:  # drains the outbox (notifications/)
         scheduler.add_job(_delivery_job, "interval", seconds=delivery.poll_seconds, args=(engine, delivery),
                           id="delivery", max_instances=1, coalesce=True, replace_existing=True)

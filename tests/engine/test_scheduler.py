@@ -13,7 +13,8 @@ from tests.conftest import cst, scalar
 def test_the_sweep_job_fires_due_timers_and_never_overlaps_itself(engine, submit, clock):
     submit()
     background = scheduler.configure(BackgroundScheduler(), engine, interval_seconds=15, batch_size=10)
-    job, housekeeping = background.get_jobs()
+    job, housekeeping, reports = background.get_jobs()
+    assert reports.id == "period_reports" and reports.trigger.interval.total_seconds() == 3600
     assert job.id == "timer_sweep" and job.trigger.interval.total_seconds() == 15
     assert housekeeping.id == "housekeeping" and housekeeping.trigger.interval.total_seconds() == 3600
     housekeeping.func(*housekeeping.args)  # runs, with nothing to purge
@@ -36,6 +37,6 @@ def test_the_web_app_starts_the_scheduler_only_when_configured(tmp_path):
     try:
         assert busy.extensions["scheduler"].running
         assert sorted(job.id for job in busy.extensions["scheduler"].get_jobs()) == [
-            "delivery", "housekeeping", "timer_sweep"]
+            "delivery", "housekeeping", "period_reports", "timer_sweep"]
     finally:
         busy.extensions["scheduler"].shutdown(wait=False)
