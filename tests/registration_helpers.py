@@ -53,7 +53,8 @@ def registration_form(**overrides: str) -> dict[str, str]:
     """A complete, valid registration of 湖南某某农业科技有限公司 (code with a correct check character)."""
     form = {
         "applicant_kind": "enterprise", "credit_code": "91430100MA4L16XQ39", "name": "湖南示范农业科技有限公司",
-        "legal_representative": "张三", "region_choice": "430100", "region_other": "", "industry_section": "A",
+        "legal_representative": "张三", "region_choice": "430100", "region_other": "", "region_code": "430100",
+        "industry_section": "A",
         "size_class": "small", "username": "hunan-agri", "display_name": "李四", "channel": "email",
         "email": "li.si@example.cn", "password": "a-long-password-1", "password_again": "a-long-password-1",
         "accept_commitment": "yes", "commitment_version": "2026-11-v1",

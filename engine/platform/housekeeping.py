@@ -11,10 +11,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from engine.models import ApiCredential, IdempotencyRecord, LoginFailure
+from engine.models import ApiCredential, IdempotencyRecord, LoginFailure, PendingRegistration
 from engine.models.access import SigninSource, WebSession
 from engine.platform.access import FAILURE_RETENTION, KNOWN_SOURCE_MEMORY, WEB_SESSION_IDLE
 from engine.platform.idempotency import RETENTION
+from engine.platform.registration.service import RETENTION as REGISTRATION_RETENTION
 from engine.workflow.database import rows_matched
 from engine.workflow.runtime import Engine
 
@@ -27,6 +28,7 @@ class Purged:
     login_failures: int
     user_tokens: int
     web_sessions: int
+    registrations: int = 0  # pending self-registrations past their lifetime (hashed password and code)
 
 
 def purge_expired(engine: Engine) -> Purged:
@@ -48,4 +50,6 @@ def purge_expired(engine: Engine) -> Purged:
             WebSession.revoked_at < now - EXPIRED_TOKEN_GRACE,
             WebSession.last_seen_at < now - WEB_SESSION_IDLE))))
         session.execute(sa.delete(SigninSource).where(SigninSource.last_success_at < now - KNOWN_SOURCE_MEMORY))
-    return Purged(records, failures, tokens, web_sessions)
+        registrations = rows_matched(session.execute(sa.delete(PendingRegistration).where(
+            PendingRegistration.created_at < now - REGISTRATION_RETENTION)))
+    return Purged(records, failures, tokens, web_sessions, registrations)

@@ -47,6 +47,8 @@ class NoSmsSender:
 class TestDoubleSmsSender:
     """TEST DOUBLE: keeps the messages in memory instead of sending them. Never for production."""
 
+    __test__ = False  # not a pytest test class
+
     name: str = TEST_DOUBLE
     available: bool = True
     sent: list[tuple[str, str]] = field(default_factory=list)
@@ -88,6 +90,8 @@ class ManualReviewVerifier:
 @dataclass
 class TestDoubleIdentityVerifier:
     """TEST DOUBLE: answers `verified` without checking anything. Never for production."""
+
+    __test__ = False  # not a pytest test class
 
     name: str = TEST_DOUBLE
 

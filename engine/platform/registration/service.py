@@ -47,6 +47,9 @@ from engine.workflow.errors import RateLimited
 from engine.workflow.journal import enqueue, record_audit
 
 EMAIL_CODE_TOPIC = "registration.email_code"
+# Pending registrations (completed or not) are purged this long after they were started (housekeeping);
+# RegistrationSettings.lifetime_hours may be shorter, never longer.
+RETENTION = timedelta(hours=24)
 PENDING, LOCKED, COMPLETED = "pending", "locked", "completed"
 
 
