@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from engine.loans import listing, queries, services
 from engine.loans.actors import ENTERPRISE
 from engine.loans.punctuality import step_punctuality
-from engine.platform import enterprise_profile
+from engine.platform import authorizations, enterprise_profile
 from engine.workflow import tasks
 from engine.workflow.errors import ConcurrencyConflict, InvalidTransition, NotFound, ValidationFailed
 from web.auth import current_actor
@@ -22,7 +22,7 @@ from web.paging import PER_PAGE, Pager, offset_for, requested_page
 from web.tasks import due_of
 
 bp = Blueprint("enterprise", __name__, url_prefix="/my/applications")
-AUTHORIZATION_DAYS = 90
+AUTHORIZATION_DAYS = authorizations.VALIDITY_DAYS
 
 
 @bp.get("")
@@ -56,9 +56,9 @@ def new() -> tuple[str, int]:
 def create() -> Response | tuple[str, int]:
     """Submit an application with the explicit credit-query authorization."""
     form = request.form
-    if form.get("authorize") != "yes":
-        return _apply_form({"authorize": [_("The bank may only query your credit report with your authorization.")]},
-                           form.to_dict(), 422)
+    if form.get("authorize") != "yes":  # the risk notice read and the authorization given: one tick
+        return _apply_form({"authorize": [_("Please read the risk notice and tick the box: the bank may only query "
+                                            "your credit report with your authorization.")]}, form.to_dict(), 422)
     now = engine().clock.now()
     product = form.get("product", "")
     institution_id, _sep, product_id = product.partition(":")
@@ -72,6 +72,7 @@ def create() -> Response | tuple[str, int]:
             "scope": _("Enterprise credit report, for this application only"),
             "granted_by": current_actor().id, "granted_at": now.isoformat(),
             "expires_at": (now + timedelta(days=AUTHORIZATION_DAYS)).isoformat(),
+            "risk_notice_version": authorizations.RISK_NOTICE_VERSION,
         },
     }
     try:
@@ -94,11 +95,12 @@ def show(reference: str) -> str:
             abort(404)
         events = queries.timeline_entries(session, application, reads=False)  # institutions' reads: not shown
         punctuality = step_punctuality(session, application)
+        access = authorizations.access_for(session, application, engine().clock.now())  # its authorization
     # What the enterprise has to do on this application (e.g. supply material), each on its task page.
     open_tasks = tasks.list_tasks(engine(), current_actor(), case_id=application.id).items
     return render_template("enterprise/application.html", application=application, events=events,
                            punctuality=punctuality, tasks=[(view, due_of(view)) for view in open_tasks],
-                           language=str(get_locale()))
+                           language=str(get_locale()), access=access)
 
 
 @bp.post("/<reference>/withdraw")

@@ -15,6 +15,7 @@ from engine.loans.punctuality import step_punctuality
 from engine.platform import privacy
 from engine.workflow import tasks
 from engine.workflow.errors import ConcurrencyConflict, Forbidden, NotFound, ValidationFailed
+from web import disclosure
 from web.auth import current_actor, safe_next
 from web.labels import translate
 from web.pages import TREND_WEEKS, countdown, engine, roles_required, weekly_chart
@@ -79,17 +80,21 @@ def _application_page(reference: str, reveal: bool = False) -> tuple[str, int]:
             application = queries.application_for(session, actor, reference)
         except NotFound:
             abort(404)
-        # The case's open tasks this officer may work, each done on its task page (/tasks/<id>).
-        open_tasks = tasks.list_tasks(engine(), actor, case_id=application.id).items
-        # Every view of an enterprise's data by an institution is on record (来源可溯、去向可查).
-        privacy.record_institution_views(session, now, actor, [application], via="page")
-        contact = (privacy.reveal_enterprise_contact(session, now, actor, application) if reveal
-                   else privacy.enterprise_contact(session, application))
-        events = queries.timeline_entries(session, application)
-        punctuality = step_punctuality(session, application)
+        # Every read, reveal and refusal is on record, as the authorization allows (来源可溯、去向可查).
+        case = privacy.open_case(session, now, actor, application, via="page", reveal=reveal,
+                                 retention=disclosure.retention())
+        if case.access.may_read:
+            # The case's open tasks this officer may work, each done on its task page (/tasks/<id>).
+            open_tasks = tasks.list_tasks(engine(), actor, case_id=application.id).items
+            events = queries.timeline_entries(session, application)
+            punctuality = step_punctuality(session, application)
+    if not case.access.may_read:
+        return render_template("inbox/case_closed.html", reference=reference,
+                               message=disclosure.refusal_message(case.refusal)), 403
     return render_template("inbox/application.html", application=application, events=events,
                            tasks=[(view, due_of(view)) for view in open_tasks], language=str(get_locale()),
-                           punctuality=punctuality, contact=contact), 200
+                           punctuality=punctuality, contact=case.contact, access=case.access,
+                           refusal=disclosure.refusal_message(case.refusal)), 403 if case.refusal else 200
 
 
 @bp.get("/<reference>")

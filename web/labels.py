@@ -71,6 +71,8 @@ ACTION = {
     "material_requested": _l("Supplementary material requested"),
     "material_supplied": _l("Supplementary material supplied"),
     "survey_answered": _l("Satisfaction survey answered"),
+    "authorization_revoked": _l("Credit-query authorization revoked by the enterprise"),
+    "disclosure_refused": _l("Access to the enterprise's data refused to the institution"),
 }
 # Messages of the engine's validation, so that they are extracted and translated.
 MESSAGES = [

@@ -79,9 +79,13 @@ def application_for(session: Session, actor: Actor, reference: str) -> LoanAppli
 
 def list_applications(session: Session, actor: Actor, *, status: str | None = None, step: str | None = None,
                       due_before: datetime | None = None, updated_since: datetime | None = None,
-                      after_id: int | None = None, limit: int = 50) -> Page:
-    """Applications the actor may see, oldest first, a page at a time (keyset on id)."""
+                      after_id: int | None = None, limit: int = 50,
+                      condition: sa.ColumnElement[bool] | None = None) -> Page:
+    """Applications the actor may see, oldest first, a page at a time (keyset on id); `condition` narrows
+    them further (e.g. an institution's: only cases it may still read, engine.platform.authorizations)."""
     query = _visible_applications(actor)
+    if condition is not None:
+        query = query.where(condition)
     if status:
         query = query.where(LoanApplication.status == status)
     if step or due_before:
@@ -229,6 +233,7 @@ class ReadsEntry:
     last: datetime
     count: int = 1
     kind: Literal["reads"] = field(default="reads", init=False)
+    channels: set[str] = field(default_factory=set)  # how they read: page, api
 
     @property
     def at(self) -> datetime:
@@ -262,10 +267,11 @@ def group_reads(events: Iterable[AuditEvent], institution_of: Mapping[str, int |
         else:
             line.count += 1
             line.first, line.last = min(line.first, event.at), max(line.last, event.at)
+        line.channels.add((event.detail or {}).get("via") or "page")
     return entries
 
 
-def _readers_institutions(session: Session, readers: set[str]) -> dict[str, int | None]:
+def readers_institutions(session: Session, readers: set[str]) -> dict[str, int | None]:
     """The institution of each reader: a user's own, or the institution whose key the system used."""
     found: dict[str, int | None] = {username: institution for username, institution in session.execute(
         sa.select(UserAccount.username, UserAccount.institution_id).where(UserAccount.username.in_(readers)))}
@@ -285,7 +291,7 @@ def timeline_entries(session: Session, application: LoanApplication, *, reads: b
     events = [event for event in timeline(session, application.id)
               if reads or event.action not in INSTITUTION_READS]
     readers = {event.actor for event in events if event.action in INSTITUTION_READS}
-    institution_of = _readers_institutions(session, readers) if readers else {}
+    institution_of = readers_institutions(session, readers) if readers else {}
     wanted = set(institution_of.values()) | {application.institution_id}
     names = {institution: name for institution, name in session.execute(
         sa.select(Institution.id, Institution.name).where(Institution.id.in_(wanted)))} if readers else {}

@@ -127,6 +127,34 @@ class CreditAuthorization(Base):
     granted_by: Mapped[str] = mapped_column(sa.String(100))
     granted_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    # What the query serves: this financing application and nothing else (征信业管理条例 art. 20).
+    purpose: Mapped[str] = mapped_column(sa.String(40), default="financing_application",
+                                         server_default="financing_application")
+    # The risk notice (风险提示) the applicant read and ticked; None where it was granted otherwise (the API).
+    risk_notice_version: Mapped[str | None] = mapped_column(sa.String(20))
+    # Revoked by the enterprise (engine/platform/authorizations.py); never granted again.
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+class DisclosureRecord(Base):
+    """Each disclosure of an enterprise's data to an institution, or its refusal, with its purpose
+    (来源可溯、去向可查; engine/platform/privacy.py). The audit event of the same read or reveal is the
+    timeline's line; this row says for what and under which authorization."""
+
+    __tablename__ = "disclosure_record"
+    __table_args__ = (sa.Index("ix_disclosure_record_application_at", "application_id", "at"),)
+
+    id: Mapped[int] = pk()
+    at: Mapped[datetime]
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("loan_application.id"))
+    institution_id: Mapped[int] = mapped_column(sa.ForeignKey("institution.id"))
+    authorization_id: Mapped[int | None] = mapped_column(sa.ForeignKey("credit_authorization.id"))
+    actor: Mapped[str] = mapped_column(sa.String(100))
+    action: Mapped[str] = mapped_column(sa.String(20))  # read | reveal | refused_read | refused_reveal
+    via: Mapped[str] = mapped_column(sa.String(10))  # page | api
+    # handling_application | case_record; for a refusal: why (revoked, expired, withdrawn, settled…)
+    purpose: Mapped[str] = mapped_column(sa.String(40))
 
 
 class SlaBreach(Base):

@@ -3,22 +3,30 @@
 个人信息保护法 treats ID numbers and financial accounts as sensitive personal information, and
 the platform rules ask that every disclosure be traceable (来源可溯、去向可查). Pages and the API
 show the masked forms below. An officer of the institution handling an application may reveal
-the enterprise's contact data in full; each reveal is an audit event naming the fields.
+the enterprise's contact data in full while the enterprise's authorization is in force; each read
+and reveal is an audit event naming its purpose (and the fields), each refusal one as well.
+What an authorization allows when is engine/platform/authorizations.py's to say.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.loans.actors import INSTITUTION_ROLES, Actor
-from engine.models import Enterprise, LoanApplication
+from engine.models import Enterprise, LoanApplication, table_of
+from engine.models.loans import DisclosureRecord
+from engine.platform import authorizations
+from engine.platform.authorizations import InstitutionAccess
 from engine.workflow.errors import Forbidden, NotFound
 from engine.workflow.journal import record_audit
 
 MASK = "*"
+_INSERT_DISCLOSURE = sa.insert(table_of(DisclosureRecord))
 
 
 def _keep(value: str | None, head: int, tail: int) -> str | None:
@@ -84,31 +92,86 @@ def is_disclosure(actor: Actor) -> bool:
     return actor.role in INSTITUTION_ROLES
 
 
-def record_institution_views(session: Session, now: datetime, actor: Actor,
-                             applications: list[LoanApplication], via: str) -> None:
-    """Put on record that an institution's user or system saw these applications (来源可溯、去向可查).
+def record_disclosure(session: Session, now: datetime, actor: Actor, application: LoanApplication, action: str,
+                      via: str, purpose: str, authorization_id: int | None) -> None:
+    """The disclosure ledger's row: what went to which institution, for what, under which authorization."""
+    session.connection().execute(_INSERT_DISCLOSURE, {
+        "at": now, "application_id": application.id, "institution_id": application.institution_id,
+        "authorization_id": authorization_id, "actor": actor.id, "action": action, "via": via, "purpose": purpose})
+
+
+def record_institution_views(session: Session, now: datetime, actor: Actor, applications: list[LoanApplication],
+                             via: str, access: Mapping[int, InstitutionAccess] | None = None) -> None:
+    """Put on record that an institution's user or system saw these applications, and for what purpose
+    (来源可溯、去向可查): handling the application, or the case record kept after its closure.
 
     Views by the enterprise itself or by supervisors are not disclosures to an institution.
     """
     if not is_disclosure(actor) or not applications:
         return
+    if access is None:
+        access = authorizations.accesses(session, applications, now, timedelta(0))
     for application in applications:
+        case = access[application.id]
         record_audit(session, now, actor.id, "viewed", application_id=application.id,
                      status_before=application.status, status_after=application.status,
                      detail={"via": via} if via != "page" else None)
+        record_disclosure(session, now, actor, application, "read", via, case.purpose,
+                          case.authorization.id if case.authorization is not None else None)
 
 
-def reveal_enterprise_contact(session: Session, now: datetime, actor: Actor,
-                              application: LoanApplication) -> EnterpriseContact:
-    """The applicant's data in full, for the institution handling the application; audited.
+def reveal_enterprise_contact(session: Session, now: datetime, actor: Actor, application: LoanApplication,
+                              via: str = "page") -> EnterpriseContact:
+    """The applicant's data in full, for the institution handling the application while the enterprise's
+    authorization is in force; audited with its purpose. Otherwise RevealRefused (the caller records it).
 
     `application` must already be one the actor may see (queries.application_for); only staff of
     its institution may reveal.
     """
     if actor.role not in INSTITUTION_ROLES or actor.institution_id != application.institution_id:
         raise Forbidden("Only the institution handling the application can see the applicant's contact data")
+    access = authorizations.access_for(session, application, now)
+    if not access.may_reveal or access.authorization is None:
+        raise authorizations.RevealRefused(application.reference, access.reason)
     enterprise = _enterprise_of(session, application)
     record_audit(session, now, actor.id, "personal_data_revealed", application_id=application.id,
                  status_before=application.status, status_after=application.status,
-                 detail={"fields": list(REVEALED_FIELDS)})
+                 detail={"fields": list(REVEALED_FIELDS), **({"via": via} if via != "page" else {})})
+    record_disclosure(session, now, actor, application, "reveal", via, access.purpose, access.authorization.id)
     return _contact(enterprise, revealed=True)
+
+
+def _refuse(session: Session, now: datetime, actor: Actor, application: LoanApplication, access: InstitutionAccess,
+            wanted: str, via: str) -> None:
+    authorizations.record_refusal(session, now, actor, application, access, wanted, via)
+    record_disclosure(session, now, actor, application, f"refused_{wanted}", via, access.reason,
+                      access.authorization.id if access.authorization is not None else None)
+
+
+@dataclass(frozen=True)
+class CaseDisclosure:
+    """What an institution was shown of a case: `refusal` says what was refused (already on record)."""
+
+    access: InstitutionAccess
+    contact: EnterpriseContact | None
+    refusal: Forbidden | None
+
+
+def open_case(session: Session, now: datetime, actor: Actor, application: LoanApplication, *, via: str,
+              retention: timedelta, reveal: bool = False) -> CaseDisclosure:
+    """An institution's read of a case (and reveal, when asked) as the authorization allows; the read, the
+    reveal or the refusal put on record. Anyone else (the enterprise, supervisors) just reads, masked."""
+    access = authorizations.access_for(session, application, now, retention)
+    if not is_disclosure(actor):
+        return CaseDisclosure(access, enterprise_contact(session, application), None)
+    if not access.may_read:
+        _refuse(session, now, actor, application, access, "read", via)
+        return CaseDisclosure(access, None, authorizations.refusal_for_read(application, access))
+    record_institution_views(session, now, actor, [application], via, {application.id: access})
+    if not reveal:
+        return CaseDisclosure(access, enterprise_contact(session, application), None)
+    if not access.may_reveal:
+        _refuse(session, now, actor, application, access, "reveal", via)
+        return CaseDisclosure(access, enterprise_contact(session, application),
+                              authorizations.RevealRefused(application.reference, access.reason))
+    return CaseDisclosure(access, reveal_enterprise_contact(session, now, actor, application, via), None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -12,13 +13,14 @@ from flask_smorest import Blueprint
 
 from engine.loans import queries, services
 from engine.loans.actors import APPLICATION_NOT_FOUND
-from engine.platform import privacy
+from engine.platform import authorizations, privacy
 from engine.workflow.errors import NotFound
 from web.api.auth import current_actor
 from web.api.idempotent import idempotent
 from web.api.schemas import (
     AcceptIn,
     ApplicationOut,
+    ContactOut,
     DecisionIn,
     DisbursementIn,
     ErrorOut,
@@ -46,15 +48,23 @@ def _unit_of_work(record_view: bool) -> Any:
     return _engine().reading()
 
 
-def _view(reference: str, record_view: bool = False) -> Any:
-    """The application as the current actor may see it, with its open tasks."""
+def _retention() -> timedelta:
+    return timedelta(days=current_app.config["CASE_RECORD_RETENTION_DAYS"])
+
+
+def _view(reference: str, record_view: bool = False, reveal: bool = False) -> Any:
+    """The application as the current actor may see it, with its open tasks; an institution's read (and
+    reveal) as its authorization allows, on record with its purpose, a refusal too (then raised)."""
     if record_view:
         with _unit_of_work(record_view) as session:
             application = queries.application_for(session, current_actor(), reference)
-            privacy.record_institution_views(session, _engine().clock.now(), current_actor(), [application], "api")
+            case = privacy.open_case(session, _engine().clock.now(), current_actor(), application, via="api",
+                                     retention=_retention(), reveal=reveal)
             application.open_tasks = queries.open_tasks_of(session, [application.id], current_actor()).get(
                 application.id, [])
-            return application
+        if case.refusal is not None:  # raised after the commit, so that the refused attempt stays on record
+            raise case.refusal
+        return case.contact if reveal else application
     with _engine().reading() as session:
         application = queries.application_for(session, current_actor(), reference)
         application.open_tasks = queries.open_tasks_of(session, [application.id], current_actor()).get(
@@ -89,15 +99,19 @@ class Applications(MethodView):
     @_documented_errors
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the applications I may see (mine, my institution's, or all for supervisors)."""
+        now, disclosing = _engine().clock.now(), privacy.is_disclosure(current_actor())
         with _unit_of_work(record_view=True) as session:
             page = queries.list_applications(
                 session, current_actor(), status=args.get("status"), step=args.get("step"),
                 due_before=args.get("due_before"), updated_since=args.get("updated_since"),
-                after_id=args.get("cursor"), limit=args["limit"])
+                after_id=args.get("cursor"), limit=args["limit"],
+                # an institution lists only the cases it may still read (closed: within the retention window)
+                condition=authorizations.readable_condition(now, _retention()) if disclosing else None)
             tasks = queries.open_tasks_of(session, [a.id for a in page.items], current_actor())
             for application in page.items:
                 application.open_tasks = tasks.get(application.id, [])
-            privacy.record_institution_views(session, _engine().clock.now(), current_actor(), page.items, "api")
+            access = authorizations.accesses(session, page.items, now, _retention()) if disclosing else None
+            privacy.record_institution_views(session, now, current_actor(), page.items, "api", access)
         return {"items": page.items, "next_cursor": page.next_cursor}
 
     @idempotent
@@ -117,6 +131,18 @@ class Applications(MethodView):
 def get_application(reference: str) -> Any:
     """Read one application (a read by an institution is recorded in the audit log)."""
     return _view(reference, record_view=True)
+
+
+@blp.route("/<reference>/contact")
+@blp.response(200, ContactOut)
+@_documented_errors
+@_one_answer_for_missing
+def get_contact(reference: str) -> Any:
+    """Read the applicant's contact data in full (the handling institution only, while the enterprise's
+    authorization is in force; recorded with its purpose; otherwise 403 reveal_refused or case_record_closed)."""
+    if not privacy.is_disclosure(current_actor()):
+        raise NotFound(APPLICATION_NOT_FOUND)
+    return _view(reference, record_view=True, reveal=True)
 
 
 @blp.route("/<reference>/accept", methods=["POST"])

@@ -76,6 +76,10 @@ def engine_error_response(error: EngineError) -> tuple[int, dict[str, Any]]:
     """The status and body for a named engine error (a 409 carries the current status)."""
     status = status_of(error)
     extra = {"status": error.context["status"]} if "status" in error.context else {}
+    if isinstance(error.context.get("reason"), str):  # a refused disclosure says why (authorizations.py)
+        extra["reason"] = error.context["reason"]
+    if "readable_until" in error.context:
+        extra["readable_until"] = error.context["readable_until"].isoformat()
     errors = error.errors if isinstance(error, ValidationFailed) else {}
     return status, error_body(error.code, error.message, errors, **extra)
 

@@ -169,6 +169,16 @@ class PageOut(Schema):
     next_cursor = fields.Integer(allow_none=True)
 
 
+class ContactOut(Schema):
+    """The applicant's contact data in full: the handling institution, under the enterprise's authorization."""
+
+    name = fields.String()
+    credit_code = fields.String()
+    legal_representative = fields.String(allow_none=True)
+    representative_id_number = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True)
+
+
 class BreachOut(Schema):
     id = fields.Integer()
     application = fields.String()
@@ -279,6 +289,10 @@ class ErrorOut(Schema):
     request_id = fields.String(required=True, metadata={
         "description": "This request's id (also the X-Request-Id header); quote it when reporting a problem"})
     status = fields.String(metadata={"description": "A 409's current status of the application"})
+    reason = fields.String(metadata={"description": "A refused disclosure (403 case_record_closed, reveal_refused): "
+                                                    "revoked | expired | missing | withdrawn | settled | rejected"})
+    readable_until = fields.DateTime(metadata={
+        "description": "case_record_closed: the end of the window in which the closed case's record was readable"})
 
 
 def drop_none(data: dict[str, Any]) -> dict[str, Any]:
