@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -118,8 +119,6 @@ class CreditAuthorizationSchema(Schema):
     granted_by = _text(100, required=True)
     granted_at = Instant(required=True)
     expires_at = Instant(required=True)
-    # The risk notice (风险提示) the applicant acknowledged on the apply page (authorizations.RISK_NOTICE_VERSION).
-    risk_notice_version = fields.String(validate=validate.Length(max=20), load_default=None)
 
     @validates_schema
     def _expiry_after_grant(self, data: dict[str, Any], **_: Any) -> None:
@@ -211,10 +210,16 @@ def _check_places(value: Decimal, field: str) -> None:
 def load(schema: type[Schema], data: dict[str, Any]) -> dict[str, Any]:
     """Validate `data`; raise ValidationFailed mapping each field to its messages."""
     try:
-        return schema().load(data)
+        return _instance(schema).load(data)
     except ValidationError as err:
         messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
         raise ValidationFailed(_flatten(messages)) from None
+
+
+@functools.cache
+def _instance(schema: type[Schema]) -> Schema:
+    """One instance per schema: building one copies every declared field, and loading keeps no state."""
+    return schema()
 
 
 def _flatten(messages: dict[str, Any], prefix: str = "") -> dict[str, list[str]]:

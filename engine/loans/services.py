@@ -25,6 +25,7 @@ from engine.workflow import tasks
 from engine.workflow.binding import InstanceContext
 from engine.workflow.definitions import latest_definition
 from engine.workflow.errors import Forbidden, InvalidTransition, NotFound, StepAlreadyTaken, ValidationFailed
+from engine.workflow.instance_lock import InstanceLock
 from engine.workflow.runtime import Engine, InstanceOperation, retry_on_conflict
 
 WITHDRAWAL_MESSAGE = "withdrawal_requested"
@@ -177,11 +178,8 @@ def _form_data(command: dict[str, Any]) -> dict[str, Any]:
 def _facade_step(engine: Engine, actor: Actor, application_id: ApplicationKey, step: str,
                  data: dict[str, Any]) -> LoanApplication:
     with engine.transaction() as session:
-        application, operation = _open(engine, session, application_id)
+        application, operation, task = _open(engine, session, application_id, step)
         ensure_institution_may_act(actor, application)
-        task = session.scalars(sa.select(TaskRow).where(
-            TaskRow.instance_id == operation.instance.id, TaskRow.api_step == step, TaskRow.state == "open")
-            .order_by(TaskRow.id).limit(1)).first()
         if task is None:
             _refuse_step(operation, application, step)
         tasks.complete_in(operation, actor, task, data)
@@ -203,7 +201,7 @@ def withdraw(engine: Engine, actor: Actor, application_id: ApplicationKey,
     """Withdraw an application before the decision; open tasks and timers are cancelled."""
     command = commands.load(commands.WithdrawSchema, data or {})
     with engine.transaction() as session:
-        application, operation = _open(engine, session, application_id)
+        application, operation, _ = _open(engine, session, application_id)
         ensure_enterprise_owns(actor, application)
         if application.status == statuses.WITHDRAWN:
             raise StepAlreadyTaken(f"Application {application.reference} is already {application.status}",
@@ -225,17 +223,33 @@ def withdraw(engine: Engine, actor: Actor, application_id: ApplicationKey,
 
 
 
-def _open(engine: Engine, session: Session,
-          application_id: ApplicationKey) -> tuple[LoanApplication, InstanceOperation]:
-    by = LoanApplication.reference if isinstance(application_id, str) else LoanApplication.id
-    instance = engine.lock_instance(
-        session, sa.select(LoanApplication.instance_id).where(by == application_id).scalar_subquery())
+def _open(engine: Engine, session: Session, application_id: ApplicationKey,
+          api_step: str | None = None) -> tuple[LoanApplication, InstanceOperation, TaskRow | None]:
+    """Lock the case of an application (by id or reference), read it, and find the open task the
+    model names `api_step` (None without one) in the same statement; due timers are fired first."""
+    by_reference = isinstance(application_id, str)
+    instance = engine.lock_instance(session, _INSTANCE_BY_REFERENCE if by_reference else _INSTANCE_BY_ID,
+                                    {"application_key": application_id})
     if instance is None:  # the same words whether it exists for someone else or not at all (no oracle)
         raise NotFound(APPLICATION_NOT_FOUND)
     # Read after the lock: whoever held it before has committed, so this is the current record.
-    application = session.scalars(sa.select(LoanApplication).where(LoanApplication.instance_id == instance.id)
-                                  .execution_options(populate_existing=True)).one()
+    application, task = session.execute(_APPLICATION_AND_OPEN_TASK,
+                                        {"instance_id": instance.id, "api_step": api_step}).one()
     operation = engine.open(session, instance, InstanceContext(application.id, application.institution_id))
     # Timers that came due before this step are fired first, so a late step is seen as late.
     operation.fire_due_timers()
-    return application, operation
+    return application, operation, task
+
+
+_INSTANCE_BY_ID, _INSTANCE_BY_REFERENCE = (
+    InstanceLock.where_id(sa.select(LoanApplication.instance_id)
+                          .where(key == sa.bindparam("application_key")).scalar_subquery())
+    for key in (LoanApplication.id, LoanApplication.reference))
+# The first open task of the step, if any (outer join: the application comes back either way).
+_APPLICATION_AND_OPEN_TASK = (
+    sa.select(LoanApplication, TaskRow)
+    .outerjoin(TaskRow, sa.and_(TaskRow.instance_id == LoanApplication.instance_id,
+                                TaskRow.api_step == sa.bindparam("api_step"), TaskRow.state == "open"))
+    .where(LoanApplication.instance_id == sa.bindparam("instance_id"))
+    .order_by(TaskRow.id).limit(1)
+    .execution_options(populate_existing=True))
