@@ -35,6 +35,18 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
 
 
+def new_credit_targets(text: str) -> dict[int, int]:
+    """"2024:1000,2025:1200" as {2024: 1000, 2025: 1200} (亿元 per year)."""
+    targets: dict[int, int] = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        year, _, amount = pair.partition(":")
+        if not (year.strip().isascii() and year.strip().isdigit() and len(year.strip()) == 4
+                and amount.strip().isascii() and amount.strip().isdigit()):
+            raise ConfigError(f"NEW_CREDIT_TARGETS_YI must be year:亿元 pairs such as 2026:1500, got {pair!r}")
+        targets[int(year)] = int(amount)
+    return targets
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -100,6 +112,10 @@ class Config:
     SURVEY_INVITATION_TARGET_PERCENT = _env_int("SURVEY_INVITATION_TARGET_PERCENT", 80)
     SURVEY_RESPONSE_TARGET_PERCENT = _env_int("SURVEY_RESPONSE_TARGET_PERCENT", 60)
     SURVEY_SATISFACTION_TARGET_PERCENT = _env_int("SURVEY_SATISFACTION_TARGET_PERCENT", 90)
+    # The plan's targets on the reports page: 获贷率 (enterprises that obtained a loan ÷ enterprises that
+    # applied) in percent, and new credit granted per year in 亿元 (100 million yuan), as year:amount pairs.
+    LOAN_SUCCESS_TARGET_PERCENT = _env_int("LOAN_SUCCESS_TARGET_PERCENT", 50)
+    NEW_CREDIT_TARGETS_YI = os.environ.get("NEW_CREDIT_TARGETS_YI") or "2024:1000,2025:1200,2026:1500"
     # How long the handling institution may still read a closed (settled, rejected, withdrawn) case's
     # record, contact data masked and no reveal (engine.platform.authorizations). 180 days covers the
     # half-year the institutions' half-yearly reports (seed 000) reconcile against, the 20-day objection
@@ -130,6 +146,11 @@ class Config:
     @classmethod
     def refuses_demo_accounts(cls) -> bool:
         return False
+
+    @classmethod
+    def new_credit_targets(cls) -> dict[int, int]:
+        """NEW_CREDIT_TARGETS_YI as {year: 亿元}; ConfigError if it is not year:amount pairs."""
+        return new_credit_targets(cls.NEW_CREDIT_TARGETS_YI)
 
     @classmethod
     def script_limits(cls) -> dict[str, float | int]:
@@ -185,8 +206,9 @@ class Config:
             raise ConfigError("WEBHOOK_SECRET_GRACE_HOURS must be between 0 and 720")
         if not 1 <= cls.SMTP_PORT <= 65535:
             raise ConfigError("SMTP_PORT must be between 1 and 65535")
+        cls.new_credit_targets()
         for name in ("SURVEY_INVITATION_TARGET_PERCENT", "SURVEY_RESPONSE_TARGET_PERCENT",
-                     "SURVEY_SATISFACTION_TARGET_PERCENT"):
+                     "SURVEY_SATISFACTION_TARGET_PERCENT", "LOAN_SUCCESS_TARGET_PERCENT"):
             if not 0 <= getattr(cls, name) <= 100:
                 raise ConfigError(f"{name} must be between 0 and 100")
         if not 0 <= cls.CASE_RECORD_RETENTION_DAYS <= 3660:

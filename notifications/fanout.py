@@ -75,6 +75,8 @@ def _people(session: Session, message: OutboxMessage,
         people += [(u, texts.OVERSIGHT) for u in _users(session, sa.or_(
             sa.and_(UserAccount.role == INSTITUTION_ADMIN, UserAccount.institution_id == institution_id),
             UserAccount.role == SUPERVISOR))]
+    if topic == "report.produced":  # a closed period's report (engine/loans/reports/produced.py)
+        people += [(u, texts.SUPERVISION) for u in _users(session, UserAccount.role == SUPERVISOR)]
     if topic.startswith("application.") and application is not None:
         people += [(u, texts.ENTERPRISE) for u in _users(session, UserAccount.role == ENTERPRISE,
                                                          UserAccount.enterprise_id == application.enterprise_id)]
@@ -124,6 +126,9 @@ def recipients(session: Session, message: OutboxMessage, settings: DeliverySetti
     for user, audience in _people(session, message, application):
         params = {"audience": audience, "reference": payload.get("application"), "status": payload.get("status"),
                   "kind": payload.get("kind"), "due_at": payload.get("due_at")}
+        if message.topic == "report.produced":
+            params = {"audience": audience, "report_id": payload.get("report_id"),
+                      "period_kind": payload.get("period_kind"), "period": payload.get("period")}
         result.append(Recipient("user", user.id, IN_APP, None, params))
         if settings.smtp.enabled and user.email:
             result.append(Recipient("user", user.id, EMAIL, user.email, params))

@@ -21,6 +21,7 @@ CATALOGS = Path(__file__).resolve().parents[1] / "web" / "translations"
 OFFICER = "officer"  # staff of the handling institution: a task reached them
 OVERSIGHT = "oversight"  # the institution's admins and the supervisors: a deadline was missed
 ENTERPRISE = "enterprise"  # the applicant
+SUPERVISION = "supervision"  # the supervisors: a period's report was produced
 REGISTRANT = "registrant"  # someone registering, at the e-mail address being verified
 
 
@@ -65,12 +66,18 @@ TEXTS: dict[tuple[str, str], tuple[str, str]] = {
     ("sla.breached", OVERSIGHT): (
         N_("Deadline missed: %(reference)s"),
         N_("The %(kind)s deadline of application %(reference)s ended at %(due)s and was missed.")),
+    ("report.produced", SUPERVISION): (
+        N_("The %(period_kind)s report for %(period)s is ready"),
+        N_("The period %(period)s has closed and its %(period_kind)s report was produced; open the reports page "
+           "to read or download it.")),
 }
 ENTERPRISE_TEXT = (N_("Your application %(reference)s: %(status)s"),
                    N_("The status of your application %(reference)s is now: %(status)s."))
 DIGEST_SUBJECT = N_("Deadlines ending within one working day: %(count)s")
 DIGEST_INTRO = N_("These deadlines end within one working day:")
 KIND = {"accept": N_("acceptance"), "decision": N_("credit decision"), "disbursement": N_("disbursement")}
+PERIOD_KIND = {"month": N_("monthly"), "quarter": N_("quarterly"), "half_year": N_("half-yearly"),
+               "year": N_("annual")}
 STATUS = {"submitted": "Submitted", "accepted": "Accepted", "approved": "Approved", "rejected": "Rejected",
           "disbursed": "Disbursed", "settled": "Settled", "withdrawn": "Withdrawn"}  # msgids of web/labels.py
 
@@ -91,6 +98,8 @@ def render(topic: str, params: dict[str, Any], gettext: Callable[[str], str]) ->
         "kind": gettext(KIND.get(params.get("kind", ""), params.get("kind", ""))),
         "due": _beijing(params.get("due_at")),
         "code": params.get("code", ""), "minutes": params.get("minutes", ""),
+        "period": params.get("period", ""),
+        "period_kind": gettext(PERIOD_KIND.get(params.get("period_kind", ""), params.get("period_kind", ""))),
     }
     return gettext(subject) % values, gettext(body) % values
 

@@ -53,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         notifications_view,
         process_view,
         registration,
+        reports,
         security_headers,
         supervision,
         tasks,
@@ -73,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     tasks.init_app(app)
     process_view.init_app(app)
     supervision.init_app(app)
+    reports.init_app(app)
     admin.init_app(app)
     admin_deliveries.init_app(app)
     notifications_view.init_app(app)

@@ -54,7 +54,9 @@ def open_notification(notification_id: int) -> Response:
         if notification is None or notification.user_id != current_user.id:
             abort(404)
         inbox.mark_read(session, engine().clock.now(), current_user.id, notification_id)
-        reference = notification.params.get("reference")
+        reference, params, topic = notification.params.get("reference"), notification.params, notification.topic
+    if topic == "report.produced" and current_user.role == SUPERVISOR:
+        return redirect(url_for("reports.index", kind=params.get("period_kind"), period=params.get("period")))
     return redirect(_target(reference))
 
 

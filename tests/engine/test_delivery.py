@@ -166,6 +166,6 @@ def test_the_delivery_job_runs_in_the_same_scheduler_as_the_timer_sweep(engine):
     from engine.platform.scheduler import configure
 
     scheduler = configure(BackgroundScheduler(), engine, 15, 100, settings(poll_seconds=3))
-    assert {job.id for job in scheduler.get_jobs()} == {"timer_sweep", "housekeeping", "delivery"}
+    assert {job.id for job in scheduler.get_jobs()} == {"timer_sweep", "housekeeping", "period_reports", "delivery"}
     assert {job.id for job in configure(BackgroundScheduler(), engine, 15, 100).get_jobs()} == {
-        "timer_sweep", "housekeeping"}
+        "timer_sweep", "housekeeping", "period_reports"}

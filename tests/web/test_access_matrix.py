@@ -108,6 +108,8 @@ AUDIENCE = {
     "process_view.position": STAFF_A | {"ent-user", "supervisor"},
     "supervision.board": {"supervisor"}, "supervision.breaches_csv": {"supervisor"},
     "supervision.applications": {"supervisor"},
+    # the plan's reports: supervisors all institutions, staff their own (tests/web/test_reports_pages.py)
+    **{f"reports.{name}": STAFF_A | {"officer-b", "supervisor"} for name in ("index", "download", "produced_download")},
     # the task pages: the list for every role that can have tasks (each sees their own), the open task
     # (institution A's Accept) for A's staff only
     "task_pages.index": USERS_WITH_TASKS, "task_pages.show": STAFF_A, "task_pages.complete": STAFF_A,
@@ -139,7 +141,7 @@ def _audience(endpoint: str) -> set[str]:
 def _routes(web_app, reference, task_id):
     values = {"reference": reference, "task_id": task_id, "action": "unclaim", "user_id": 1,
               "institution_id": 1, "product_id": 1, "incident_id": 1,
-              "delivery_id": 1, "notification_id": 1, "enterprise_id": 1}
+              "delivery_id": 1, "notification_id": 1, "enterprise_id": 1, "fmt": "csv", "report_id": 1}
     for rule in web_app.url_map.iter_rules():
         if rule.endpoint in PUBLIC or rule.rule.startswith("/api/"):
             continue
