@@ -39,7 +39,7 @@ def report_details(line: own_data.ReportLine) -> str:
         return _("Note: %(note)s", note=v["note"]) if v.get("note") else ""
     if line.item == "approved":
         text = _("%(amount)s yuan at %(rate)s a year for %(term)s months", amount=formatting.amount(v["amount"]),
-                 rate=formatting.rate(v["annual_rate"], False), term=v["term_months"])
+                 rate=formatting.rate(v["annual_rate"]), term=v["term_months"])
         if v.get("conditions"):
             text += " · " + _("Conditions: %(conditions)s", conditions=v["conditions"])
         return text
@@ -52,7 +52,7 @@ def report_details(line: own_data.ReportLine) -> str:
     if line.item == "settled":
         return _("Settled on %(date)s", date=formatting.day(v["settled_on"])) if v.get("settled_on") else ""
     text = _("%(commitment)s deadline %(due)s missed", commitment=COMMITMENT.get(v["kind"], v["kind"]),
-             due=formatting.beijing(v["due_at"]))
+             due=formatting.deadline(v["due_at"]))
     if v.get("resolution") == "acted" and v.get("late_working_days") is not None:
         text += " · " + _("the bank acted %(days)s working days late", days=v["late_working_days"])
     return text

@@ -97,8 +97,8 @@ def own_data(session: Session, actor: Actor, now: datetime) -> OwnData:
         raise NotFound("No such enterprise.")
     applications = list(session.scalars(sa.select(LoanApplication).where(
         LoanApplication.enterprise_id == actor.enterprise_id).order_by(LoanApplication.id.desc())))
-    names = dict(session.execute(sa.select(Institution.id, Institution.name).where(
-        Institution.id.in_({a.institution_id for a in applications})))) if applications else {}
+    names = {key: name for key, name in session.execute(sa.select(Institution.id, Institution.name).where(
+        Institution.id.in_({a.institution_id for a in applications})))} if applications else {}
     by_id = {application.id: application for application in applications}
     granted = list(session.scalars(sa.select(CreditAuthorization).where(
         CreditAuthorization.application_id.in_(by_id)))) if by_id else []
@@ -157,8 +157,8 @@ def _access_log(session: Session, by_id: dict[int, LoanApplication], names: dict
     institution_of = queries.readers_institutions(session, readers) if readers else {}
     missing = set(institution_of.values()) - names.keys()
     if missing:
-        names = {**names, **dict(session.execute(sa.select(Institution.id, Institution.name).where(
-            Institution.id.in_(missing))))}
+        names = {**names, **{key: name for key, name in session.execute(
+            sa.select(Institution.id, Institution.name).where(Institution.id.in_(missing)))}}
     # The purposes on the disclosure ledger: reads by (case, institution, Beijing day), reveals by their instant.
     read_purposes: dict[tuple[int, int, date], set[str]] = {}
     reveal_purposes: dict[tuple[int, datetime], str] = {}
