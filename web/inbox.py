@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from engine.loans import assignment, listing, metrics, queries
 from engine.loans.actors import INSTITUTION_ADMIN, OFFICER
 from engine.loans.punctuality import step_punctuality
-from engine.platform import privacy
+from engine.platform import authorizations, privacy
 from engine.workflow import tasks
 from engine.workflow.errors import ConcurrencyConflict, Forbidden, NotFound, ValidationFailed
 from web import disclosure
@@ -39,8 +39,9 @@ def index() -> str:
     with engine().reading() as session:
         if text:
             sort, descending = requested_sort(tuple(listing.SEARCH_SORTS), "submitted", descending=True)
+            readable = authorizations.readable_condition(now, disclosure.retention())  # closed to us: not found
             found = listing.search_applications(session, current_actor(), text, sort=sort, descending=descending,
-                                                offset=offset_for(page), limit=PER_PAGE)
+                                                offset=offset_for(page), limit=PER_PAGE, condition=readable)
             pager = Pager(page, PER_PAGE, found.total, found.capped)
             return render_template("inbox/search.html", found=found.items, pager=pager, args=args, text=text,
                                    sort=sort, descending=descending)

@@ -100,12 +100,15 @@ SEARCH_SORTS = {
 
 def search_applications(session: Session, actor: Actor, text: str | None = None, *, status: str | None = None,
                         institution_id: int | None = None, sort: str = "submitted", descending: bool = True,
-                        offset: int = 0, limit: int = 50) -> Slice:
+                        offset: int = 0, limit: int = 50, condition: sa.ColumnElement[bool] | None = None) -> Slice:
     """Applications the actor may see whose reference, enterprise name or credit code matches `text`.
 
-    Tenancy comes first: the text only narrows the rows `_visible_applications` already allows.
+    Tenancy comes first: the text only narrows the rows `_visible_applications` already allows; `condition`
+    narrows them further (an institution: the cases it may still read, engine.platform.authorizations).
     """
     visible = _visible_applications(actor)
+    if condition is not None:
+        visible = visible.where(condition)
     if status:
         visible = visible.where(LoanApplication.status == status)
     if institution_id:

@@ -219,3 +219,13 @@ def test_the_bank_is_told_of_the_revocation_in_its_notifications(browser, refere
     assert f"授权已撤回：{reference}" in browser("bank-admin-a").get("/notifications").get_data(as_text=True)
     assert f"授权已撤回：{reference}" not in browser("officer-b").get("/notifications").get_data(as_text=True)
     assert f"授权已撤回：{reference}" not in browser("ent-user").get("/notifications").get_data(as_text=True)
+
+
+def test_the_officers_search_finds_a_closed_case_only_within_the_window(browser, reference, engine, parties, clock):
+    services.withdraw(engine, parties.enterprise, reference, {})
+    clock.advance(days=179)
+    link = f'href="/inbox/{reference}"'
+    assert link in browser("officer-a").get(f"/inbox?q={reference}").get_data(as_text=True)
+    clock.advance(days=2)
+    assert link not in browser("officer-a").get(f"/inbox?q={reference}").get_data(as_text=True)
+    assert link not in browser("officer-a").get("/inbox?q=Ent").get_data(as_text=True)
