@@ -34,7 +34,8 @@ def load_demo_data(engine: Engine) -> bool:
         bank_b = Institution(code="BANK-B", name="洞庭农商银行")
         enterprise = Enterprise(name="长沙星火精密制造有限公司", credit_code="91430100MA4L000001",
                                 legal_representative="王建国", representative_id_number="430102198001011233",
-                                contact_phone="13800138000")
+                                contact_phone="13800138000", region_code="430102", industry_section="C",
+                                size_class="small")
         session.add_all([bank_a, bank_b, enterprise])
         session.flush()
         product_a = LoanProduct(institution_id=bank_a.id, code="XYD-A1", name="信易贷·科创贷")
@@ -78,4 +79,8 @@ def load_demo_data(engine: Engine) -> bool:
     services.approve(engine, officer_a, approved,
                      {"amount": Decimal("300000.00"), "annual_rate": Decimal("3.85"), "term_months": 12})
     apply(bank_b_id, product_b_id, "200000.00", "支付货款")
+    # Last month's applications, so that the reports page (which opens on the last closed month) shows figures.
+    from engine.platform.demo_history import load_history
+
+    load_history(engine, bank_a_id, bank_b_id, product_a_id, product_b_id, enterprise_id)
     return True
