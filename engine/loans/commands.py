@@ -119,6 +119,8 @@ class CreditAuthorizationSchema(Schema):
     granted_by = _text(100, required=True)
     granted_at = Instant(required=True)
     expires_at = Instant(required=True)
+    # The risk notice (风险提示) the applicant acknowledged on the apply page (authorizations.RISK_NOTICE_VERSION).
+    risk_notice_version = fields.String(validate=validate.Length(max=20), load_default=None)
 
     @validates_schema
     def _expiry_after_grant(self, data: dict[str, Any], **_: Any) -> None:
