@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from engine.workflow.definitions import BPMN_DIR, deploy, parse_model, shipped_decisions, shipped_forms
 from tests.api.test_applications_api import _submit
 
 
@@ -57,3 +60,21 @@ def test_a_rejection_ignores_loan_facts(callers, parties, clock):
     response = callers.bank_a.post(f"/api/v1/applications/{reference}/decision", {
         "decision": "reject", "reason": "Not now", "loan_type": "credit"})
     assert response.status_code == 200 and response.json["loan_type"] is None
+
+
+def test_a_case_on_a_model_whose_forms_lack_the_loan_facts_takes_the_step_without_them(
+        callers, parties, clock, engine):
+    """Cases on an earlier model version keep their forms: the optional facts are left out, not refused."""
+    xml = (BPMN_DIR / "loan_lifecycle.bpmn").read_text(encoding="utf-8")
+    forms = shipped_forms(parse_model(xml, decisions=shipped_decisions(xml)))
+    for key in ("loan_decide", "loan_disburse"):
+        form = json.loads(forms[key])
+        form["components"] = [c for c in form["components"]
+                              if c.get("key") not in ("loan_type", "first_loan", "term_class")]
+        forms[key] = json.dumps(form, ensure_ascii=False)
+    with engine.transaction() as session:
+        deploy(session, xml, "author", engine.clock, forms=forms, reason="before the loan facts",
+               decisions=shipped_decisions(xml))
+    reference, approved = _approved(callers, parties, clock, loan_type="credit", first_loan=True)
+    assert approved["status"] == "approved" and approved["loan_type"] is None
+    assert approved["term_class"] == "short"  # still follows the approved term
