@@ -362,25 +362,33 @@ def authenticate(session: Session, now: datetime, secret: str) -> Caller | None:
     if not secret.startswith(_KEY_PREFIX):
         return None
     digest = _hash_secret(secret)
-    credential = session.scalars(
-        sa.select(ApiCredential).where(ApiCredential.prefix == secret[: len(_KEY_PREFIX) + 8])
-    ).all()
-    match = next((c for c in credential if hmac.compare_digest(c.secret_hash, digest)), None)
-    if match is None or match.revoked_at is not None or (match.expires_at and match.expires_at <= now):
+    # One prepared statement: every API request runs it (the credential with its institution or user).
+    rows = session.execute(_CREDENTIALS_BY_PREFIX, {"prefix": secret[: len(_KEY_PREFIX) + 8]}).all()
+    found = next((row for row in rows if hmac.compare_digest(row[0].secret_hash, digest)), None)
+    if found is None:
+        return None
+    match, institution, user = found
+    if match.revoked_at is not None or (match.expires_at and match.expires_at <= now):
         return None
     if match.kind == "institution_key":
-        institution = session.get(Institution, match.institution_id)
         if institution is None or institution.status == "exited":
             return None
         actor = Actor(f"system:{institution.code}:{match.prefix}", INSTITUTION_SYSTEM,
                       institution_id=institution.id)
     else:
-        user = session.get(UserAccount, match.user_id)
         if user is None or not user.active:
             return None
         actor = actor_for_user(user)
     stale = match.last_used_at is None or now - match.last_used_at > LAST_USED_RESOLUTION
     return Caller(actor, match.id, touch=stale)
+
+
+_CREDENTIALS_BY_PREFIX = (
+    sa.select(ApiCredential, Institution, UserAccount)
+    .outerjoin(Institution, Institution.id == ApiCredential.institution_id)
+    .outerjoin(UserAccount, UserAccount.id == ApiCredential.user_id)
+    .where(ApiCredential.prefix == sa.bindparam("prefix"))
+)
 
 
 def touch_credential(session: Session, now: datetime, credential_id: int) -> None:

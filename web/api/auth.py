@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from collections.abc import Callable
+
+from flask import Response, after_this_request, current_app, g, request
 
 from engine.loans.actors import Actor
 from engine.platform.access import Caller, authenticate, touch_credential
@@ -22,10 +24,26 @@ def authenticate_request() -> Caller:
         caller = authenticate(session, engine.clock.now(), secret.strip())
     if caller is None:
         raise Unauthenticated("The API key or token is unknown, revoked or expired.")
-    if caller.touch:
-        with engine.transaction() as session:
-            touch_credential(session, engine.clock.now(), caller.credential_id)
+    if caller.touch and engine.in_transaction():
+        # Authenticated inside a request's step: noting the use waits for that transaction to end, so
+        # the credential's row is not held locked while the step runs (requests of one bank in parallel).
+        after_this_request(_touching(caller.credential_id))
+    elif caller.touch:
+        _touch(caller.credential_id)
     return caller
+
+
+def _touch(credential_id: int) -> None:
+    engine = current_app.extensions["engine"]
+    with engine.transaction() as session:
+        touch_credential(session, engine.clock.now(), credential_id)
+
+
+def _touching(credential_id: int) -> Callable[[Response], Response]:
+    def touch(response: Response) -> Response:
+        _touch(credential_id)
+        return response
+    return touch
 
 
 def current_caller() -> Caller:

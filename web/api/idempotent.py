@@ -60,10 +60,12 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         if len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise ValidationFailed({HEADER: [f"Use up to {MAX_KEY_LENGTH} printable characters."]})
         engine = current_app.extensions["engine"]
-        credential_id, fingerprint = current_caller().credential_id, _fingerprint()
+        fingerprint, credential_id = _fingerprint(), None
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
                 with engine.transaction() as session:
+                    # Authenticated in this transaction (one transaction for the whole request).
+                    credential_id = current_caller().credential_id
                     stored = idempotency.claim(session, engine.clock.now(), credential_id, key, fingerprint)
                     if stored is not None:
                         return _replay(stored)
