@@ -37,12 +37,15 @@ class Produced:
 
 def produce(engine: Engine, period: Period) -> Produced | None:
     """Produce and keep `period`'s report and queue the supervisors' message; None if it exists already."""
-    with engine.transaction() as session:
+    now = engine.clock.now()
+    # Computed in a read (on SQLite a write transaction would hold every writer back meanwhile); the
+    # unique period makes the insert a no-op if another process got there first. The plan's targets
+    # are configuration: the pages add them when they show a report.
+    with engine.reading() as session:
         if _stored_id(session, period) is not None:
             return None
-        now = engine.clock.now()
-        # The plan's targets are configuration: the pages add them when they show a report.
         report = compute(session, engine.calendars.get(session), period, now)
+    with engine.transaction() as session:
         inserted = session.execute(insert_ignoring_conflicts(session, _TABLE).returning(_TABLE.c.id), {
             "period_kind": period.kind, "period_start": period.start, "produced_at": now,
             "content": report.as_data()}).first()
