@@ -21,7 +21,7 @@ from engine.workflow.adapter.parsing import (
     ParsedModel,
     shorten,
 )
-from engine.workflow.adapter.state import serializer, serializer_lock
+from engine.workflow.adapter.state import extend_registry, serializer, serializer_lock
 from engine.workflow.errors import EngineError, ModelError
 
 SpiffTask = Any  # a SpiffWorkflow task
@@ -77,8 +77,12 @@ class WorkflowChanges:
 
 # The diff compares task specs through the registry: unregistered, our clocked timers would be
 # compared by class and name only, and a changed timer expression would go unnoticed.
-for _clocked in (ClockedTimeDateEventDefinition, ClockedDurationTimerEventDefinition):
-    TimerConditionalEventDefinitionConverter(_clocked, serializer.registry)
+def _register_clocked_timers(registry: Any) -> None:
+    for clocked in (ClockedTimeDateEventDefinition, ClockedDurationTimerEventDefinition):
+        TimerConditionalEventDefinitionConverter(clocked, registry)
+
+
+extend_registry(_register_clocked_timers)
 
 
 def _diff_parts(workflow: BpmnWorkflow, model: ParsedModel) -> list[_Part]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from threading import Lock
 from typing import Any
 from uuid import UUID
@@ -41,22 +43,46 @@ class _SpecByReferenceConverter(BpmnWorkflowConverter):
         return workflow
 
 
+_registry_extensions: list[Callable[[Any], None]] = []
+
+
 def _build_serializer() -> BpmnWorkflowSerializer:
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _SpecByReferenceConverter
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    built = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    for extension in _registry_extensions:
+        extension(built.registry)
+    return built
 
 
+def extend_registry(extension: Callable[[Any], None]) -> None:
+    """Register more converters (e.g. diff.py's clocked timers) on every serializer, present and future."""
+    _registry_extensions.append(extension)
+    extension(serializer.registry)
+    own = getattr(_per_thread, "serializer", None)
+    if own is not None:
+        extension(own.registry)
+
+
+# The registry flips a mode flag while it encodes, so a serializer is never shared between threads:
+# each thread dumps and restores states with its own (no process-wide lock on the hot path). This
+# one is for spec diffs only (diff.py adds its converters to it and holds `serializer_lock`).
 serializer = _build_serializer()
 serializer_lock = Lock()
+_per_thread = threading.local()
+
+
+def _serializer() -> BpmnWorkflowSerializer:
+    own: BpmnWorkflowSerializer | None = getattr(_per_thread, "serializer", None)
+    if own is None:
+        own = _per_thread.serializer = _build_serializer()
+    return own
 
 
 def dump_state(workflow: BpmnWorkflow) -> str:
     """Serialize a workflow's state (without the spec) to JSON."""
-    # The registry flips a mode flag while encoding, so one dump at a time per process.
     try:
-        with serializer_lock:
-            return serializer.serialize_json(workflow)
+        return _serializer().serialize_json(workflow)
     except Exception as err:  # noqa: BLE001 - data a script left behind that JSON cannot hold
         raise ModelError(f"The process data cannot be saved ({type(err).__name__}: {shorten(str(err))}); "
                          "scripts may leave only text, numbers, booleans, lists and dictionaries") from None
@@ -65,8 +91,9 @@ def dump_state(workflow: BpmnWorkflow) -> str:
 def load_state(state: str, model: ParsedModel, script_engine: EngineScriptEngine) -> BpmnWorkflow:
     """Restore a workflow from `dump_state` output and attach the script engine."""
     dct = json.loads(state)
-    serializer.migrate(dct)
-    workflow = serializer.registry.restore(dct, model=model)
+    own = _serializer()
+    own.migrate(dct)
+    workflow = own.registry.restore(dct, model=model)
     workflow.script_engine = script_engine
     return workflow
 
@@ -100,5 +127,5 @@ def task_data(state: str, spiff_task_id: str) -> dict[str, Any]:
         data.update(delta.get("updates") or {})
         for key in delta.get("deletions") or []:
             data.pop(key, None)
-    restored = serializer.registry.restore(data) if data else {}
+    restored = _serializer().registry.restore(data) if data else {}
     return restored if isinstance(restored, dict) else {}
