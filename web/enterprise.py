@@ -57,8 +57,9 @@ def create() -> Response | tuple[str, int]:
     """Submit an application with the explicit credit-query authorization."""
     form = request.form
     if form.get("authorize") != "yes":  # the risk notice read and the authorization given: one tick
-        return _apply_form({"authorize": [_("Please read the risk notice and tick the box: the bank may only query "
-                                            "your credit report with your authorization.")]}, form.to_dict(), 422)
+        return _apply_form({"authorize": [_("Please read the risk notice above and tick the box."),
+                                          _("The bank may only query your credit report with your authorization.")]},
+                           form.to_dict(), 422)
     now = engine().clock.now()
     product = form.get("product", "")
     institution_id, _sep, product_id = product.partition(":")

@@ -28,7 +28,7 @@ def test_the_enterprise_revokes_and_the_officers_reveal_is_refused(open_page, en
     enterprise.get_by_label("Amount (yuan)").fill("500000.00")
     enterprise.get_by_label("Purpose").fill("Working capital")
     enterprise.get_by_role("button", name="Submit the application").click()  # not ticked: refused, input kept
-    expect(enterprise.get_by_role("alert")).to_contain_text("Please read the risk notice and tick the box")
+    expect(enterprise.get_by_role("alert").first).to_contain_text("Please read the risk notice above and tick the box.")
     expect(enterprise.get_by_label("Purpose")).to_have_value("Working capital")
     enterprise.get_by_label("I have read the risk notice and I authorize the query").check()
     enterprise.get_by_role("button", name="Submit the application").click()

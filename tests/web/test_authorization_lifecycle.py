@@ -58,7 +58,7 @@ def test_applying_without_ticking_the_risk_notice_is_refused_and_the_input_kept(
     response = _apply(browser("ent-user"), parties, authorize=None, amount="123456.78", purpose="扩大生产线")
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "请阅读风险提示并勾选" in page
+    assert "请阅读上方的风险提示并勾选。" in page and "未经您的授权，金融机构不得查询您的信用报告。" in page
     assert 'value="123456.78"' in page and "扩大生产线" in page
     assert scalar(engine, sa.select(sa.func.count()).select_from(LoanApplication)) == 0
 
