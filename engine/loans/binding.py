@@ -24,6 +24,8 @@ TIMER_ACTOR = "system:timer"
 SERVICE_OPERATORS = {"record_breach", "sla_breach", "send_reminder", "sla_reminder", "start_process"}
 _BREACH = table_of(SlaBreach)
 _TIMER = table_of(TimerRow)
+_TIMER_PROVISIONAL = sa.select(_TIMER.c.provisional).where(
+    _TIMER.c.instance_id == sa.bindparam("instance_id"), _TIMER.c.spiff_task_id == sa.bindparam("spiff_task_id"))
 
 
 def application_of(session: Session, instance_id: int) -> LoanApplication | None:
@@ -43,7 +45,21 @@ class LoanBinding:
                 LoanApplication.reference == instance.business_key)).first()
         if application is None:
             return InstanceContext()
-        return InstanceContext(application.id, application.institution_id)
+        return InstanceContext(application.id, application.institution_id, application)
+
+    def contexts(self, session: Session, instances: list[ProcessInstance]) -> dict[int, InstanceContext]:
+        """As `context`, for many instances: the lifecycles' applications in one query, the applications
+        other processes run for (by business key) in one more."""
+        found = {application.instance_id: application for application in session.scalars(
+            sa.select(LoanApplication).where(LoanApplication.instance_id.in_([i.id for i in instances])))}
+        keyed = {instance.business_key: instance.id for instance in instances if instance.id not in found}
+        if keyed:
+            for application in session.scalars(sa.select(LoanApplication).where(
+                    LoanApplication.reference.in_(list(keyed)))):
+                found[keyed[application.reference]] = application
+        return {instance.id: (InstanceContext(found[instance.id].id, found[instance.id].institution_id,
+                                              found[instance.id]) if instance.id in found else InstanceContext())
+                for instance in instances}
 
     def effects(self, operation: InstanceOperation) -> dict[str, Any]:
         return {**EFFECTS, **SURVEY_EFFECTS}
@@ -94,9 +110,12 @@ class LoanBinding:
 
 
 def _application(operation: InstanceOperation) -> LoanApplication | None:
-    if operation.context.case_id is None:
+    context = operation.context
+    if context.case_id is None:
         return None
-    return operation.session.get(LoanApplication, operation.context.case_id)
+    if isinstance(context.record, LoanApplication):
+        return context.record
+    return operation.session.get(LoanApplication, context.case_id)
 
 
 def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str | None) -> dict[str, Any]:
@@ -116,12 +135,12 @@ def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str | Non
     if not kind:
         raise ModelError("record_breach needs a kind, or a timer with a commitment property",
                          activity=task_bpmn_id(task))
-    provisional = bool(session.execute(
-        sa.select(_TIMER.c.provisional).where(
-            _TIMER.c.instance_id == operation.instance.id, _TIMER.c.spiff_task_id == timer_id)
-    ).scalar())
+    provisional = operation.timer_provisional.get(timer_id)  # read with the sweep's claim, else now
+    if provisional is None:
+        provisional = bool(session.connection().execute(_TIMER_PROVISIONAL, {
+            "instance_id": operation.instance.id, "spiff_task_id": timer_id}).scalar())
     # One breach per application and kind: a second firing (a re-run after a model change) adds nothing.
-    inserted = session.execute(insert_ignoring_conflicts(session, _BREACH).returning(_BREACH.c.id), {
+    inserted = session.connection().execute(insert_ignoring_conflicts(session, _BREACH).returning(_BREACH.c.id), {
         "institution_id": application.institution_id, "application_id": application.id, "kind": kind,
         "due_at": due, "breached_at": operation.now, "provisional": provisional, "resolved_at": None,
         "late_seconds": None, "late_working_days": None, "resolution": None,

@@ -3,7 +3,7 @@ operators, the named operations its user tasks call, and hooks around a step."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -20,17 +20,23 @@ class InstanceContext:
     """What the projections need to know of the business object behind an instance.
 
     `case_id` is the domain's record the instance runs for (kept in `task.application_id`),
-    `tenant_id` the institution whose officers act on it (`task.institution_id`).
+    `tenant_id` the institution whose officers act on it (`task.institution_id`), `record` that record
+    as the binding read it (held, so the operation's session need not read it again; may be None).
     """
 
     case_id: int | None = None
     tenant_id: int | None = None
+    record: Any = field(default=None, compare=False, repr=False)
 
 
 class ProcessBinding(Protocol):
     """Ties a process key to its domain: the context of an instance and its service tasks."""
 
     def context(self, session: Session, instance: ProcessInstance) -> InstanceContext: ...
+
+    def contexts(self, session: Session, instances: list[ProcessInstance]) -> dict[int, InstanceContext]:
+        """The contexts of many instances (by instance id) in a constant number of queries (the sweep)."""
+        ...
 
     def services(self, operation: InstanceOperation) -> dict[str, spiff.ServiceHandler]: ...
 
@@ -54,6 +60,9 @@ class UnboundProcess:
 
     def context(self, session: Session, instance: ProcessInstance) -> InstanceContext:
         return InstanceContext()
+
+    def contexts(self, session: Session, instances: list[ProcessInstance]) -> dict[int, InstanceContext]:
+        return {instance.id: InstanceContext() for instance in instances}
 
     def services(self, operation: InstanceOperation) -> dict[str, spiff.ServiceHandler]:
         return {}

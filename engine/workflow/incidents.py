@@ -24,6 +24,7 @@ from engine.workflow.journal import record_audit
 from engine.workflow.models import Incident, ProcessDefinition, ProcessInstance, TimerRow, table_of
 
 if TYPE_CHECKING:
+    from engine.workflow.binding import InstanceContext
     from engine.workflow.runtime import Engine
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,18 @@ def park_failed_case(session: Session, engine: Engine, instance_id: int, timer_i
     return incident
 
 
+def fire_case(session: Session, engine: Engine, instance: ProcessInstance, actor: str,
+              context: InstanceContext | None = None, timer_provisional: dict[str, bool] | None = None) -> None:
+    """Open a locked case, fire its due timers and save it (no isolation: the caller provides it)."""
+    operation = engine.open(session, instance, context)
+    operation.timer_provisional = timer_provisional or {}
+    operation.fire_due_timers()
+    operation.save(actor)
+
+
 def fire_in_savepoint(session: Session, engine: Engine, instance: ProcessInstance, timer_ids: list[int],
-                      actor: str) -> BaseException | None:
+                      actor: str, context: InstanceContext | None = None,
+                      timer_provisional: dict[str, bool] | None = None) -> BaseException | None:
     """Fire a locked case's due timers in a savepoint; on a model failure roll it back and park it.
 
     Returns the error that parked the case, or None. Database errors go up (the batch is retried).
@@ -96,9 +107,7 @@ def fire_in_savepoint(session: Session, engine: Engine, instance: ProcessInstanc
     if engine.on_case is not None:
         engine.on_case(instance_id)
     try:
-        operation = engine.open(session, instance)
-        operation.fire_due_timers()
-        operation.save(actor)
+        fire_case(session, engine, instance, actor, context, timer_provisional)
         savepoint.commit()
         return None
     except sa.exc.DBAPIError:

@@ -268,6 +268,8 @@ class InstanceOperation:
     snapshot: Snapshot = field(default_factory=lambda: Snapshot.of(None))
     # Deadlines computed during this operation: due ISO string -> provisional.
     provisional_dues: dict[str, bool] = field(default_factory=dict)
+    # Due timers' provisional flags as the sweep read them with its claim (spiff task id -> flag).
+    timer_provisional: dict[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.model = self.engine.specs.get(self.definition, self.session)

@@ -8,13 +8,18 @@ holds the write lock (BEGIN IMMEDIATE), so sweeps simply take turns.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.workflow.adapter import raised_by_model_code
+from engine.workflow.binding import InstanceContext
 from engine.workflow.database import is_postgresql
-from engine.workflow.incidents import fire_in_savepoint, retry_due_incidents
+from engine.workflow.incidents import fire_case, fire_in_savepoint, retry_due_incidents
+from engine.workflow.journal import deferred_journal
 from engine.workflow.models import ProcessInstance, TimerRow
 from engine.workflow.runtime import Engine
 
@@ -48,19 +53,63 @@ def claim_due_instances(session: Session, engine: Engine, limit: int) -> list[Pr
     return list(session.scalars(query))
 
 
-def _due_timers(session: Session, instance_id: int, engine: Engine) -> list[int]:
-    return list(session.scalars(sa.select(TimerRow.id).where(
-        TimerRow.instance_id == instance_id, TimerRow.state == "waiting", TimerRow.due_at <= engine.clock.now()
-    )))
+@dataclass(frozen=True)
+class DueTimers:
+    """A claimed case's due timers, read after its lock (so what another worker fired is not there)."""
+
+    ids: list[int]
+    provisional: dict[str, bool]  # spiff task id -> whether its deadline is provisional
+
+
+def due_timers_of(session: Session, instance_ids: list[int], now: datetime) -> dict[int, DueTimers]:
+    """The due timers of locked instances, in one statement."""
+    due: dict[int, DueTimers] = {}
+    if not instance_ids:
+        return due
+    for instance_id, timer_id, spiff_task_id, provisional in session.connection().execute(
+            _DUE_TIMERS, {"instance_ids": instance_ids, "now": now}):
+        timers = due.setdefault(instance_id, DueTimers([], {}))
+        timers.ids.append(timer_id)
+        timers.provisional[spiff_task_id] = bool(provisional)
+    return due
+
+
+_TIMER = TimerRow.__table__
+_DUE_TIMERS = sa.select(_TIMER.c.instance_id, _TIMER.c.id, _TIMER.c.spiff_task_id, _TIMER.c.provisional).where(
+    _TIMER.c.instance_id.in_(sa.bindparam("instance_ids", expanding=True)), _TIMER.c.state == "waiting",
+    _TIMER.c.due_at <= sa.bindparam("now"))
+
+
+def contexts_of(session: Session, engine: Engine, instances: list[ProcessInstance]) -> dict[int, InstanceContext]:
+    """The contexts of many instances, each process's binding asked once for all of its instances."""
+    by_key: dict[str, list[ProcessInstance]] = {}
+    for instance in instances:
+        by_key.setdefault(engine.definition(session, instance.definition_id).key, []).append(instance)
+    contexts: dict[int, InstanceContext] = {}
+    for key, group in by_key.items():
+        contexts.update(engine.binding_of(key).contexts(session, group))
+    return contexts
+
+
+class _NeedsIsolation(Exception):
+    """A case of the batch failed in its model: roll the batch back and run it again case by case."""
 
 
 def sweep_due_timers(engine: Engine, batch_size: int = 100, max_batches: int | None = None) -> SweepResult:
-    """Retry incidents whose time has come, then fire every due timer, a batch per transaction."""
+    """Retry incidents whose time has come, then fire every due timer, a batch per transaction.
+
+    A batch first runs its cases side by side, their audit events and messages written together at its
+    end; if a case's model fails, the batch is rolled back and run again with a savepoint per case, so
+    the failing case is parked (an incident) and the others fire.
+    """
     retry_due_incidents(engine, SWEEP_ACTOR)
     total = SweepResult()
     batches = 0
     while max_batches is None or batches < max_batches:
-        result = engine.retrying(lambda: _sweep_one_batch(engine, batch_size))
+        try:
+            result = engine.retrying(lambda: _sweep_one_batch(engine, batch_size, isolated=False))
+        except _NeedsIsolation:
+            result = engine.retrying(lambda: _sweep_one_batch(engine, batch_size, isolated=True))
         batches += 1
         total.claimed += result.claimed
         total.instances += result.instances
@@ -70,19 +119,42 @@ def sweep_due_timers(engine: Engine, batch_size: int = 100, max_batches: int | N
     return total
 
 
-def _sweep_one_batch(engine: Engine, batch_size: int) -> SweepResult:
+def _sweep_one_batch(engine: Engine, batch_size: int, isolated: bool) -> SweepResult:
     result = SweepResult()
-    with engine.transaction() as session:
-        for instance in claim_due_instances(session, engine, batch_size):
-            # Checked again under the lock: another worker may have swept it since the claim's query ran.
-            due = _due_timers(session, instance.id, engine)
-            if not due:
+    with engine.transaction() as session, (nullcontext() if isolated else deferred_journal(session)):
+        instances = claim_due_instances(session, engine, batch_size)
+        # Checked again under the lock: another worker may have swept a case since the claim's query ran.
+        due = due_timers_of(session, [instance.id for instance in instances], engine.clock.now())
+        contexts = contexts_of(session, engine, [instance for instance in instances if instance.id in due])
+        for instance in instances:
+            timers = due.get(instance.id)
+            if timers is None:
                 result.skipped += 1
                 continue
-            # A savepoint per case: a broken or hostile model parks its own case (an incident) only.
-            if fire_in_savepoint(session, engine, instance, due, SWEEP_ACTOR) is None:
-                result.claimed += len(due)
-                result.instances += 1
+            if isolated:  # a savepoint per case: a broken or hostile model parks its own case only
+                if fire_in_savepoint(session, engine, instance, timers.ids, SWEEP_ACTOR,
+                                     contexts[instance.id], timers.provisional) is not None:
+                    result.failed += 1
+                    continue
             else:
-                result.failed += 1
+                _fire_side_by_side(session, engine, instance, contexts[instance.id], timers)
+            result.claimed += len(timers.ids)
+            result.instances += 1
     return result
+
+
+def _fire_side_by_side(session: Session, engine: Engine, instance: ProcessInstance, context: InstanceContext,
+                       timers: DueTimers) -> None:
+    if engine.on_case is not None:
+        engine.on_case(instance.id)
+    try:
+        fire_case(session, engine, instance, SWEEP_ACTOR, context, timers.provisional)
+    except sa.exc.DBAPIError:
+        raise
+    except BaseException as error:  # noqa: BLE001 - sorted out below: the model's failures only
+        if raised_by_model_code(error):
+            raise _NeedsIsolation(instance.id) from None
+        raise
+    finally:
+        if engine.on_case is not None:
+            engine.on_case(None)
