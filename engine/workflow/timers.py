@@ -32,25 +32,38 @@ class SweepResult:
     instances: int = 0
     failed: int = 0  # cases parked as incidents
     skipped: int = 0  # claimed, but swept by another worker meanwhile
+    rows: int = 0  # due timer rows the batch's claim read
 
 
-def claim_due_instances(session: Session, engine: Engine, limit: int) -> list[ProcessInstance]:
-    """Lock up to `limit` instances that have a timer due by the engine's clock.
+@dataclass(frozen=True)
+class Claim:
+    """Instances locked for a sweep batch, and how many due timer rows the claim read to find them."""
+
+    instances: list[ProcessInstance]
+    rows: int
+
+
+def claim_due_instances(session: Session, engine: Engine, limit: int) -> Claim:
+    """Lock the instances of up to `limit` timers due by the engine's clock, earliest first.
 
     Claiming the instance rather than the timer row means one worker owns all of an instance's
-    due timers (Spiff fires them together), so two workers never touch the same timer rows.
+    due timers (Spiff fires them together), so two workers never touch the same timer rows. The
+    claim walks the waiting timers through their (state, due_at) index, so its cost follows the batch,
+    not the number of cases swept before; on PostgreSQL an instance another worker holds is skipped.
+    What the claim read is rechecked after the lock (`due_timers_of`).
     """
-    now = engine.clock.now()
-    due = sa.select(TimerRow.instance_id).where(TimerRow.state == "waiting", TimerRow.due_at <= now)
-    query = (
-        sa.select(ProcessInstance)
-        .where(ProcessInstance.id.in_(due), ProcessInstance.status == "running")
-        .order_by(ProcessInstance.id)
-        .limit(limit)
-    )
-    if is_postgresql(session):
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    query = _CLAIM_FOR_UPDATE if is_postgresql(session) else _CLAIM
+    rows = session.scalars(query, {"now": engine.clock.now(), "limit": limit}).all()
+    instances = list({instance.id: instance for instance in rows}.values())  # two due timers, one case
+    return Claim(instances, len(rows))
+
+
+_CLAIM = (
+    sa.select(ProcessInstance).join(TimerRow, TimerRow.instance_id == ProcessInstance.id)
+    .where(TimerRow.state == "waiting", TimerRow.due_at <= sa.bindparam("now"), ProcessInstance.status == "running")
+    .order_by(TimerRow.due_at).limit(sa.bindparam("limit"))  # (state, due_at): the index gives the order
+)
+_CLAIM_FOR_UPDATE = _CLAIM.with_for_update(skip_locked=True, of=ProcessInstance)
 
 
 @dataclass(frozen=True)
@@ -114,7 +127,7 @@ def sweep_due_timers(engine: Engine, batch_size: int = 100, max_batches: int | N
         total.claimed += result.claimed
         total.instances += result.instances
         total.failed += result.failed
-        if result.instances + result.failed + result.skipped < batch_size:
+        if result.rows < batch_size:  # the claim found fewer due timers than it asked for: none left
             break
     return total
 
@@ -122,7 +135,8 @@ def sweep_due_timers(engine: Engine, batch_size: int = 100, max_batches: int | N
 def _sweep_one_batch(engine: Engine, batch_size: int, isolated: bool) -> SweepResult:
     result = SweepResult()
     with engine.transaction() as session, (nullcontext() if isolated else deferred_journal(session)):
-        instances = claim_due_instances(session, engine, batch_size)
+        claim = claim_due_instances(session, engine, batch_size)
+        instances, result.rows = claim.instances, claim.rows
         # Checked again under the lock: another worker may have swept a case since the claim's query ran.
         due = due_timers_of(session, [instance.id for instance in instances], engine.clock.now())
         contexts = contexts_of(session, engine, [instance for instance in instances if instance.id in due])

@@ -30,7 +30,8 @@ def test_a_step_with_an_idempotency_key_notes_the_credentials_use_after_it(calle
                                    headers={"Idempotency-Key": "accept-1"})
     assert accepted.status_code == 200
     first = _last_used(engine, callers.bank_a.secret)
-    assert first is not None and abs(first.replace(tzinfo=None) - clock.now().replace(tzinfo=None)) < timedelta(seconds=1)
+    assert first is not None
+    assert abs(first.replace(tzinfo=None) - clock.now().replace(tzinfo=None)) < timedelta(seconds=1)
 
     clock.advance(seconds=LAST_USED_RESOLUTION.total_seconds() / 2)  # within the resolution: no write
     assert callers.bank_a.get(f"/api/v1/applications/{reference}").status_code == 200
