@@ -29,16 +29,17 @@ def test_the_closed_periods_are_produced_once_and_supervisors_told_once(engine, 
     clock.set(cst("2026-11-02 08:00"))
 
     first_run = produced.produce_closed_periods(engine)
-    assert sorted(item.period.key for item in first_run) == ["2025", "2026-10", "2026-H1", "2026-Q3"]
+    # September closed before any run: caught up (back to the first application), oldest first.
+    assert [item.period.key for item in first_run] == ["2026-09", "2026-10", "2026-Q3", "2026-H1", "2025"]
     assert produced.produce_closed_periods(engine) == []  # run it twice: nothing more
-    assert _count(engine, ProducedReport) == 4
-    assert _count(engine, OutboxMessage, OutboxMessage.topic == produced.TOPIC) == 4
+    assert _count(engine, ProducedReport) == 5
+    assert _count(engine, OutboxMessage, OutboxMessage.topic == produced.TOPIC) == 5
 
     deliver_due(engine, settings())
     deliver_due(engine, settings())
     supervisors = [people["supervisor"], second]
     for user in supervisors:
-        assert _count(engine, Notification, Notification.user_id == user, Notification.topic == produced.TOPIC) == 4
+        assert _count(engine, Notification, Notification.user_id == user, Notification.topic == produced.TOPIC) == 5
     others = [user for name, user in people.items() if name != "supervisor"]
     assert _count(engine, Notification, Notification.user_id.in_(others), Notification.topic == produced.TOPIC) == 0
 
@@ -46,7 +47,7 @@ def test_the_closed_periods_are_produced_once_and_supervisors_told_once(engine, 
         quarter = produced.stored(session, produced.stored_for(session, periods.QUARTER, date(2026, 7, 1)))
         listed = produced.listed(session)
     assert quarter.platform.figures.received == 1 and quarter.period.key == "2026-Q3"
-    assert [item.period.key for item in listed] == ["2026-10", "2026-Q3", "2026-H1", "2025"]
+    assert [item.period.key for item in listed] == ["2026-10", "2026-09", "2026-Q3", "2026-H1", "2025"]
 
     # A month later only the new month closed.
     clock.set(cst("2026-12-01 00:30"))
@@ -77,3 +78,23 @@ def test_a_period_closes_at_beijing_midnight(engine, clock):
     clock.set(cst("2026-11-01 00:00"))
     assert periods.last_closed(periods.MONTH, clock.now()).key == "2026-10"
     assert periods.last_closed(periods.HALF_YEAR, clock.now()).key == "2026-H1"
+
+
+def test_periods_missed_while_nothing_ran_are_produced_once_oldest_first(engine, submit, clock):
+    submit()  # 2026-09-30
+    clock.set(cst("2026-10-01 01:00"))
+    assert "2026-09" in [item.period.key for item in produced.produce_closed_periods(engine)]
+    clock.set(cst("2027-02-03 09:00"))  # no process ran from October to February
+    caught_up = [item.period.key for item in produced.produce_closed_periods(engine)]
+    assert caught_up == ["2026-10", "2026-11", "2026-12", "2027-01", "2026-Q4", "2026-H2", "2026"]
+    assert produced.produce_closed_periods(engine) == []
+    clock.set(cst("2031-02-03 09:00"))  # four years later: a bounded catch-up
+    months = [item.period.key for item in produced.produce_closed_periods(engine, catch_up=3)
+              if item.period.kind == periods.MONTH]
+    assert months == ["2030-11", "2030-12", "2031-01"]
+
+
+def test_a_platform_without_applications_gets_the_latest_periods_only(engine, clock):
+    clock.set(cst("2026-11-02 08:00"))
+    assert sorted(item.period.key for item in produced.produce_closed_periods(engine)) == [
+        "2025", "2026-10", "2026-H1", "2026-Q3"]

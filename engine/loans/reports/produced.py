@@ -9,7 +9,7 @@ gets one report and one message, however many processes or runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engine.loans.reports.figures import Report
 from engine.loans.reports.periods import KINDS, Period, last_closed
 from engine.loans.reports.queries import compute
-from engine.models import ProducedReport, table_of
+from engine.models import LoanApplication, ProducedReport, table_of
 from engine.workflow.database import insert_ignoring_conflicts
 from engine.workflow.jobs import run_once_per_period
 from engine.workflow.journal import enqueue
@@ -55,10 +55,29 @@ def produce(engine: Engine, period: Period) -> Produced | None:
         return Produced(inserted[0], period)
 
 
-def produce_closed_periods(engine: Engine) -> list[Produced]:
-    """Produce the latest closed month, quarter, half-year and year that have no report yet."""
+CATCH_UP_PERIODS = 24  # at most this many missed periods of a kind produced in one run
+
+
+def produce_closed_periods(engine: Engine, catch_up: int = CATCH_UP_PERIODS) -> list[Produced]:
+    """Produce every closed period that has no report yet, oldest first: the latest month, quarter,
+    half-year and year, and those that closed while no process ran (back to the last one produced or the
+    platform's first application, at most `catch_up` of a kind)."""
     now = engine.clock.now()
-    produced = [produce(engine, last_closed(kind, now)) for kind in KINDS]
+    with engine.reading() as session:
+        first = session.scalar(sa.select(sa.func.min(LoanApplication.submitted_at)))
+        kept = {(kind, start) for kind, start in session.execute(
+            sa.select(ProducedReport.period_kind, ProducedReport.period_start))}
+    first = first.replace(tzinfo=UTC) if first is not None and first.tzinfo is None else first
+    produced: list[Produced | None] = []
+    for kind in KINDS:
+        missing: list[Period] = []
+        period = last_closed(kind, now)
+        while len(missing) < catch_up and (kind, period.start) not in kept:
+            missing.append(period)
+            if first is None or period.starts_at <= first:
+                break
+            period = period.previous()
+        produced.extend(produce(engine, period) for period in reversed(missing))
     return [item for item in produced if item is not None]
 
 
