@@ -40,6 +40,11 @@ def _fresh_engine(directory: Path, name: str) -> tuple[Engine, ControlledClock, 
     db = create_db_engine(url)
     Base.metadata.create_all(db)
     db.dispose()
+    return engine_with_parties(url)
+
+
+def engine_with_parties(url: str) -> tuple[Engine, ControlledClock, Actor, Actor, dict]:
+    """An engine on `url` (schema made) with its clock at START, the model, one bank, product and enterprise."""
     clock = ControlledClock(START)
     engine = build_engine(url, clock)
     prepare(engine)

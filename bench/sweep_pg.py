@@ -33,7 +33,6 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 CST
 REMINDERS_DUE = datetime(2026, 3, 4, 16, 1, tzinfo=UTC)  # Wednesday 24:00 CST: a working day before
 DEADLINES_DUE = datetime(2026, 3, 5, 16, 1, tzinfo=UTC)  # Thursday 24:00 CST: the acceptance deadline
 SEEDS = 40
@@ -59,30 +58,14 @@ def _columns(connection: sa.Connection, table: str, leave_out: set[str]) -> list
 
 def build_template(name: str, cases: int) -> None:
     """Seeds through the services and a real reminder sweep, then copies to `cases` applications."""
-    from bench.run import _application
+    from bench.run import _application, engine_with_parties
     from engine.loans import services
-    from engine.loans.actors import ENTERPRISE, Actor
-    from engine.models import Enterprise, Institution, LoanProduct
-    from engine.platform.bootstrap import build_engine, prepare
     from engine.platform.migrate import upgrade
-    from engine.workflow.clock import ControlledClock
     from engine.workflow.timers import sweep_due_timers
 
     url = _recreate(name)
     upgrade(url)
-    clock = ControlledClock(START)
-    engine = build_engine(url, clock)
-    prepare(engine)
-    with engine.transaction() as session:
-        bank = Institution(code="A", name="Bank A")
-        enterprise = Enterprise(name="Ent", credit_code="91430100MA4L0SWEEP")
-        session.add_all([bank, enterprise])
-        session.flush()
-        product = LoanProduct(institution_id=bank.id, code="P", name="P")
-        session.add(product)
-        session.flush()
-        ids = {"institution_id": bank.id, "product_id": product.id}
-        applicant = Actor("ent", ENTERPRISE, enterprise_id=enterprise.id)
+    engine, clock, applicant, _, ids = engine_with_parties(url)
     for _ in range(SEEDS):
         services.submit(engine, applicant, _application(ids, clock.now()))
     clock.set(REMINDERS_DUE)
