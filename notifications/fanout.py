@@ -37,6 +37,11 @@ from notifications.settings import DeliverySettings
 TASK_REACHES_OFFICERS = {"application.submitted", "application.accepted", "application.approved",
                          "application.disbursed", "application.material_supplied", "sla.reminder"}
 IN_APP, EMAIL, WEBHOOK = "in_app", "email", "webhook"
+# Objections and financing problems (engine/loans/objections.py, financing_problems.py): the institution's
+# staff when one reaches it, the supervisors when one is late or unresolved, the enterprise when answered.
+REACHES_INSTITUTION = {"objection.filed", "objection.supervised", "financing_problem.filed"}
+REACHES_SUPERVISORS = {"objection.escalated", "financing_problem.escalated"}
+REACHES_ENTERPRISE = {"objection.answered", "financing_problem.answered", "financing_problem.closed"}
 # A registration's e-mail code (engine.platform.registration): recipient kind `registration`, its id.
 REGISTRATION_CODE, REGISTRANT = EMAIL_CODE_TOPIC, "registration"
 SECRET_TOPICS = {REGISTRATION_CODE}  # parameters scrubbed once fanned out / sent
@@ -75,6 +80,14 @@ def _people(session: Session, message: OutboxMessage,
         people += [(u, texts.OVERSIGHT) for u in _users(session, sa.or_(
             sa.and_(UserAccount.role == INSTITUTION_ADMIN, UserAccount.institution_id == institution_id),
             UserAccount.role == SUPERVISOR))]
+    if topic in REACHES_INSTITUTION and institution_id is not None:
+        people += [(u, texts.OFFICER) for u in _users(session, UserAccount.role.in_((OFFICER, INSTITUTION_ADMIN)),
+                                                      UserAccount.institution_id == institution_id)]
+    if topic in REACHES_SUPERVISORS or (topic == "financing_problem.filed" and institution_id is None):
+        people += [(u, texts.SUPERVISION) for u in _users(session, UserAccount.role == SUPERVISOR)]
+    if topic in REACHES_ENTERPRISE and message.payload.get("enterprise_id") is not None:
+        people += [(u, texts.ENTERPRISE) for u in _users(session, UserAccount.role == ENTERPRISE,
+                                                         UserAccount.enterprise_id == message.payload["enterprise_id"])]
     if topic == "report.produced":  # a closed period's report (engine/loans/reports/produced.py)
         people += [(u, texts.SUPERVISION) for u in _users(session, UserAccount.role == SUPERVISOR)]
     if topic.startswith("application.") and application is not None:
@@ -124,8 +137,9 @@ def recipients(session: Session, message: OutboxMessage, settings: DeliverySetti
         LoanApplication.reference == payload.get("application")))
     result: list[Recipient] = []
     for user, audience in _people(session, message, application):
-        params = {"audience": audience, "reference": payload.get("application"), "status": payload.get("status"),
-                  "kind": payload.get("kind"), "due_at": payload.get("due_at")}
+        params = {"audience": audience, "reference": payload.get("application") or payload.get("problem"),
+                  "status": payload.get("status"), "kind": payload.get("kind"), "due_at": payload.get("due_at"),
+                  "field": payload.get("field"), "outcome": payload.get("outcome")}
         if message.topic == "report.produced":
             params = {"audience": audience, "report_id": payload.get("report_id"),
                       "period_kind": payload.get("period_kind"), "period": payload.get("period")}

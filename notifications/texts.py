@@ -70,12 +70,52 @@ TEXTS: dict[tuple[str, str], tuple[str, str]] = {
         N_("The %(period_kind)s report for %(period)s is ready"),
         N_("The period %(period)s has closed and its %(period_kind)s report was produced; open the reports page "
            "to read or download it.")),
+    ("objection.filed", OFFICER): (
+        N_("Objection to application %(reference)s"),
+        N_("The enterprise objects to the %(field)s your institution reported on application %(reference)s. "
+           "Answer it by %(due)s: uphold the record with an explanation, or correct it.")),
+    ("objection.answered", ENTERPRISE): (
+        N_("Your objection on %(reference)s was answered"),
+        N_("The institution answered your objection to the %(field)s of application %(reference)s: %(outcome)s. "
+           "Open the application to read the answer.")),
+    ("objection.escalated", SUPERVISION): (
+        N_("Objection answer late: %(reference)s"),
+        N_("The institution did not answer the objection to the %(field)s of application %(reference)s by %(due)s. "
+           "A supervision task is waiting in your tasks.")),
+    ("objection.supervised", OFFICER): (
+        N_("Supervision of an objection: %(reference)s"),
+        N_("A supervisor noted your institution's late answer to an objection on application %(reference)s. "
+           "Answer the objection at once.")),
+    ("financing_problem.filed", OFFICER): (
+        N_("Financing problem reported: %(reference)s"),
+        N_("An enterprise reported a financing problem about application %(reference)s. Answer it in your tasks.")),
+    ("financing_problem.filed", SUPERVISION): (
+        N_("Financing problem reported: %(reference)s"),
+        N_("An enterprise reported a financing problem (%(reference)s) about no application; the platform answers "
+           "it. It is waiting in your tasks.")),
+    ("financing_problem.answered", ENTERPRISE): (
+        N_("Your financing problem %(reference)s was answered"),
+        N_("Your financing problem %(reference)s was answered. Open your tasks to read the answer and say whether "
+           "it solved the problem.")),
+    ("financing_problem.escalated", SUPERVISION): (
+        N_("Financing problem not solved: %(reference)s"),
+        N_("The enterprise is not satisfied with the answer to financing problem %(reference)s. A supervision task "
+           "is waiting in your tasks.")),
+    ("financing_problem.closed", ENTERPRISE): (
+        N_("Your financing problem %(reference)s was closed"),
+        N_("A supervisor closed your financing problem %(reference)s with a conclusion; see My financing problems.")),
 }
 ENTERPRISE_TEXT = (N_("Your application %(reference)s: %(status)s"),
                    N_("The status of your application %(reference)s is now: %(status)s."))
 DIGEST_SUBJECT = N_("Deadlines ending within one working day: %(count)s")
 DIGEST_INTRO = N_("These deadlines end within one working day:")
-KIND = {"accept": N_("acceptance"), "decision": N_("credit decision"), "disbursement": N_("disbursement")}
+KIND = {"accept": N_("acceptance"), "decision": N_("credit decision"), "disbursement": N_("disbursement"),
+        "objection_answer": N_("objection answer"), "problem_answer": N_("financing problem answer")}
+# The reported values an objection names (engine.loans.objections.FIELDS) and its outcomes.
+FIELD = {"decision": N_("credit decision"), "approved_amount": N_("credit amount"), "annual_rate": N_("annual rate"),
+         "approved_term_months": N_("credit term"), "disbursed_amount": N_("amount disbursed"),
+         "disbursed_on": N_("disbursement date"), "settled_on": N_("settlement date")}
+OUTCOME = {"uphold": N_("the record is upheld"), "correct": N_("the value is corrected")}
 PERIOD_KIND = {"month": N_("monthly"), "quarter": N_("quarterly"), "half_year": N_("half-yearly"),
                "year": N_("annual")}
 STATUS = {"submitted": "Submitted", "accepted": "Accepted", "approved": "Approved", "rejected": "Rejected",
@@ -86,6 +126,10 @@ def _beijing(iso: str | None) -> str:
     if not iso:
         return ""
     return f"{datetime.fromisoformat(iso).astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+
+
+def _named(names: dict[str, str], value: Any, gettext: Callable[[str], str]) -> str:
+    return gettext(names[value]) if value in names else str(value or "")
 
 
 def render(topic: str, params: dict[str, Any], gettext: Callable[[str], str]) -> tuple[str, str]:
@@ -99,6 +143,8 @@ def render(topic: str, params: dict[str, Any], gettext: Callable[[str], str]) ->
         "due": _beijing(params.get("due_at")),
         "code": params.get("code", ""), "minutes": params.get("minutes", ""),
         "period": params.get("period", ""),
+        "field": _named(FIELD, params.get("field"), gettext),
+        "outcome": _named(OUTCOME, params.get("outcome"), gettext),
         "period_kind": gettext(PERIOD_KIND.get(params.get("period_kind", ""), params.get("period_kind", ""))),
     }
     return gettext(subject) % values, gettext(body) % values

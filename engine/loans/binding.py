@@ -7,6 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.loans.financing_problems import PROBLEM_EFFECTS, PROBLEM_OPERATORS, problem_services
+from engine.loans.objections import OBJECTION_EFFECTS, OBJECTION_OPERATORS, objection_services
 from engine.loans.operations import EFFECTS, close_open_breaches
 from engine.loans.satisfaction import SURVEY_EFFECTS
 from engine.models import LoanApplication, ProcessInstance, SlaBreach, TaskRow, TimerRow, table_of
@@ -62,10 +64,11 @@ class LoanBinding:
                 for instance in instances}
 
     def effects(self, operation: InstanceOperation) -> dict[str, Any]:
-        return {**EFFECTS, **SURVEY_EFFECTS}
+        return {**EFFECTS, **SURVEY_EFFECTS, **OBJECTION_EFFECTS, **PROBLEM_EFFECTS}
 
     def operation_names(self) -> set[str]:
-        return set(EFFECTS) | set(SURVEY_EFFECTS) | SERVICE_OPERATORS
+        return (set(EFFECTS) | set(SURVEY_EFFECTS) | set(OBJECTION_EFFECTS) | set(PROBLEM_EFFECTS)
+                | SERVICE_OPERATORS | set(OBJECTION_OPERATORS) | set(PROBLEM_OPERATORS))
 
     def task_completed(self, operation: InstanceOperation, task: Any) -> None:
         """Acting on a task settles the open breach of the commitment its deadline measured."""
@@ -87,7 +90,8 @@ class LoanBinding:
             return send_reminder(operation, task, params.get("kind"))
 
         return {"record_breach": breach, "sla_breach": breach, "send_reminder": reminder, "sla_reminder": reminder,
-                "start_process": start_process_handler(operation)}
+                "start_process": start_process_handler(operation), **objection_services(operation),
+                **problem_services(operation)}
 
     def after_save(self, operation: InstanceOperation) -> None:
         """Copy deadlines computed by this operation onto the application."""

@@ -22,6 +22,12 @@ from engine.loans.actors import (
     SUPERVISOR,
     Actor,
 )
+from engine.loans.financing_problems import (
+    is_problem_reference,
+    owns_problem_instance,
+    problem_instances_of,
+    reference_taken,
+)
 from engine.models import LoanApplication, TaskRow, UserAccount
 from engine.platform.access import SYSTEM_ADMIN
 
@@ -34,7 +40,11 @@ class LoanTaskPolicy:
         if actor.role in INSTITUTION_ROLES and actor.institution_id is not None:
             return sa.and_(TaskRow.role == "institution", TaskRow.institution_id == actor.institution_id)
         if actor.role == ENTERPRISE and actor.enterprise_id is not None:
-            return sa.and_(TaskRow.role == "enterprise", LoanApplication.enterprise_id == actor.enterprise_id)
+            # Its applications' tasks, and those of its financing problems about no application.
+            return sa.and_(TaskRow.role == "enterprise", sa.or_(
+                LoanApplication.enterprise_id == actor.enterprise_id,
+                sa.and_(TaskRow.application_id.is_(None),
+                        TaskRow.instance_id.in_(problem_instances_of(actor.enterprise_id)))))
         if actor.role == SUPERVISOR:
             return TaskRow.role == "supervisor"
         if actor.role == SYSTEM_ADMIN:
@@ -45,6 +55,9 @@ class LoanTaskPolicy:
         if task.role == "institution":
             return actor.role in INSTITUTION_ROLES and actor.institution_id == task.institution_id
         if task.role == "enterprise":
+            if task.application_id is None:
+                return actor.role == ENTERPRISE and owns_problem_instance(session, actor.enterprise_id,
+                                                                          task.instance_id)
             owner = session.scalar(sa.select(LoanApplication.enterprise_id)
                                    .where(LoanApplication.id == task.application_id))
             return actor.role == ENTERPRISE and owner is not None and actor.enterprise_id == owner
@@ -78,7 +91,9 @@ class LoanTaskPolicy:
         application = session.scalars(sa.select(LoanApplication).where(
             LoanApplication.reference == business_key)).first()
         if application is None:
-            return False
+            # A financing problem about no application: started by an enterprise under a new reference.
+            return (role == "enterprise" and actor.role == ENTERPRISE and actor.enterprise_id is not None
+                    and is_problem_reference(business_key) and not reference_taken(session, business_key))
         if role == "institution":
             return actor.role in INSTITUTION_ROLES and actor.institution_id == application.institution_id
         if role == "enterprise":

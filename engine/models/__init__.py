@@ -10,6 +10,7 @@ from engine.models.loans import (
     SlaBreach,
 )
 from engine.models.notifications import Delivery, Notification, WebhookEndpoint
+from engine.models.objections import FinancingProblem, Objection, RecordCorrection
 from engine.models.registration import CreditCommitment, IdentityCheck, PendingRegistration
 from engine.models.reports import ProducedReport
 from engine.models.satisfaction import SurveyResponse
@@ -45,16 +46,19 @@ __all__ = [
     "PendingRegistration",
     "Delivery",
     "Enterprise",
+    "FinancingProblem",
     "Incident",
     "JobRun",
     "Institution",
     "LoanApplication",
     "LoanProduct",
     "Notification",
+    "Objection",
     "OutboxMessage",
     "ProcessDefinition",
     "ProcessInstance", "ProcessResource", "ProcessStart",
     "ProducedReport",
+    "RecordCorrection",
     "SlaBreach",
     "SurveyResponse",
     "TaskRow",

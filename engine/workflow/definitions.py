@@ -19,6 +19,7 @@ from engine.workflow.adapter import (
     parse_model,
     parse_xml_safely,
     service_operators,
+    start_event_properties,
     user_task_properties,
 )
 from engine.workflow.clock import Clock
@@ -87,7 +88,10 @@ def check_model(model: ParsedModel, forms: Mapping[str, FormDefinition],
 
 
 def _form_keys(model: ParsedModel) -> set[str]:
-    return {properties["form"] for _, properties in user_task_properties(model) if properties.get("form")}
+    """The forms a model names: its user tasks' and its start event's (the start data's form)."""
+    keys = {properties["form"] for _, properties in user_task_properties(model) if properties.get("form")}
+    start_form = start_event_properties(model).get("form")
+    return keys | {start_form} if start_form else keys
 
 
 def _form_texts(forms: Mapping[str, str | Mapping[str, object]] | None) -> dict[str, str]:
