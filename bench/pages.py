@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from engine.loans import statuses as st
 from engine.loans.actors import ENTERPRISE, OFFICER, SUPERVISOR
 from engine.loans.binding import LOAN_PROCESS_KEY
+from engine.loans.figures_rebuild import rebuild
 from engine.models import (
     AuditEvent,
     Base,
@@ -118,6 +119,7 @@ def fill(url: str, applications: int, seed: int = 7) -> None:
             flush()
     flush()
     with db.begin() as conn:
+        rebuild(conn)  # the board's kept figures, as migration 0021 backfills them
         if db.dialect.name == "postgresql":
             for table in ("process_instance", "loan_application", "task", "timer", "sla_breach", "audit_event",
                           "institution", "enterprise", "loan_product"):

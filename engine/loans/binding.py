@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.loans import figures
 from engine.loans.financing_problems import PROBLEM_EFFECTS, PROBLEM_OPERATORS, problem_services
 from engine.loans.objections import OBJECTION_EFFECTS, OBJECTION_OPERATORS, objection_services
 from engine.loans.operations import EFFECTS, close_open_breaches
@@ -151,6 +152,7 @@ def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str | Non
     }).first()
     if inserted is None:
         return {"recorded": False}
+    figures.note_breach_recorded(session, application.institution_id, kind, operation.now)
     record_audit(operation.session, operation.now, TIMER_ACTOR, "sla_breached", application_id=application.id,
                  instance_id=operation.instance.id, status_before=application.status,
                  status_after=application.status,

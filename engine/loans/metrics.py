@@ -1,36 +1,38 @@
 """The supervisors' figures: today's numbers, each institution's record, weekly trends.
 
-Everything comes from the projections (applications, task rows) and the breach ledger in a
-constant number of grouped queries, whatever the number of institutions or applications;
-no workflow is loaded. Days and weeks are Asia/Shanghai (UTC+8 all year, no daylight saving).
+They come from the figures kept per institution and Beijing day as the ledger changes
+(engine/loans/figures.py): a few hundred rows per institution and year, whatever the number of
+applications; `scan=True` computes the same from the applications and the breach ledger (the
+oracle of the tests and `flask figures check`). What depends on the clock (steps due today or
+overdue, provisional deadlines) is counted from the task and timer projections through their
+indexes. No workflow is loaded. Days and weeks are Asia/Shanghai (UTC+8 all year).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.loans.metrics_sources import FIGURES, SCAN, Groups, Source, Totals, day_start, shanghai_day
 from engine.loans.queries import filter_breaches
-from engine.loans.statuses import OPEN_STATUSES
 from engine.models import Institution, LoanApplication, SlaBreach, TaskRow, TimerRow
 from engine.workflow.errors import NotFound
 from engine.workflow.working_days import SHANGHAI
 
-SHANGHAI_OFFSET = timedelta(hours=8)
+__all__ = ["shanghai_day", "board", "today", "institution_record", "institution_records", "weekly_trend",
+           "median_from_histogram", "breach_export", "source"]
+
+
+def source(scan: bool = False) -> Source:
+    return SCAN if scan else FIGURES
 
 
 def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), SHANGHAI)
 
 
 class OnTimeRates:
@@ -67,87 +69,31 @@ class Today(OnTimeRates):
     decided_on_time: int
 
 
-@dataclass(frozen=True)
-class _ApplicationGroup:
-    """Applications of one institution with one number of working days to decision (None: undecided)."""
-
-    institution_id: int
-    decision_working_days: int | None
-    applications: int
-    open: int
-    accepted: int
-    decided: int
-    approved: int
-    amount_approved: Decimal
-    amount_disbursed: Decimal
+def _late(groups: Groups, kind: str, institution_id: int | None = None) -> int:
+    return sum(g.acted for g in groups.ledger if g.kind == kind and institution_id in (None, g.institution_id))
 
 
-def _application_groups(session: Session, institution_id: int | None = None) -> list[_ApplicationGroup]:
-    """One grouped pass over the applications (a covering-index scan, ix_application_figures).
-
-    Grouping by working days to decision as well gives each institution's histogram for the
-    median in the same pass: a few dozen rows per institution, whatever the number of applications.
-    """
-    app = LoanApplication
-    query = sa.select(
-        app.institution_id, app.decision_working_days, sa.func.count(),
-        sa.func.count(sa.case((app.status.in_(OPEN_STATUSES), 1))),
-        sa.func.count(app.accepted_at), sa.func.count(app.decided_at), sa.func.count(app.approved_amount),
-        sa.func.coalesce(sa.func.sum(app.approved_amount), 0), sa.func.coalesce(sa.func.sum(app.disbursed_amount), 0),
-    ).group_by(app.institution_id, app.decision_working_days)
-    if institution_id is not None:
-        query = query.where(app.institution_id == institution_id)
-    return [_ApplicationGroup(*row[:7], _summed(row[7]), _summed(row[8])) for row in session.execute(query)]
-
-
-def _summed(total: Decimal | None) -> Decimal:
-    """A money SUM the query coalesced to 0 (SQLAlchemy types COALESCE like its first argument)."""
-    if total is None:
-        raise ValueError("COALESCE(SUM(...), 0) gave NULL")
-    return Decimal(total)
-
-
-@dataclass(frozen=True)
-class _BreachGroup:
-    institution_id: int
-    kind: str
-    resolution: str | None
-    count: int
-
-
-def _breach_groups(session: Session, institution_id: int | None = None) -> list[_BreachGroup]:
-    """The ledger per institution, kind and resolution (None: still open), in one grouped query."""
-    query = sa.select(SlaBreach.institution_id, SlaBreach.kind, SlaBreach.resolution, sa.func.count()).group_by(
-        SlaBreach.institution_id, SlaBreach.kind, SlaBreach.resolution)
-    if institution_id is not None:
-        query = query.where(SlaBreach.institution_id == institution_id)
-    return [_BreachGroup(*row) for row in session.execute(query)]
-
-
-_Groups = tuple[list[_ApplicationGroup], list[_BreachGroup]]
-
-
-def today(session: Session, now: datetime, *, _groups: _Groups | None = None) -> Today:
+def today(session: Session, now: datetime, *, scan: bool = False, _groups: Groups | None = None) -> Today:
     """Today's numbers: open applications, steps due today (deadline 24:00 today) and overdue, breaches
     recorded today, and the platform's on-time rates of all steps taken so far."""
     day = now.astimezone(SHANGHAI).date()
-    start, end = _day_start(day), _day_start(day + timedelta(days=1))
-    applications, ledger = _groups or (_application_groups(session), _breach_groups(session))
-    due_today, overdue = session.execute(sa.select(
-        sa.func.count(sa.case(((TaskRow.due_at > start) & (TaskRow.due_at <= end), 1))),
-        sa.func.count(sa.case((TaskRow.due_at <= now, 1))),
-    ).where(TaskRow.state == "open")).one()
-    breaches_today = session.scalar(sa.select(sa.func.count()).select_from(SlaBreach).where(
-        SlaBreach.breached_at >= start, SlaBreach.breached_at < end)) or 0
-    provisional = session.scalar(sa.select(sa.func.count()).select_from(TimerRow).where(
-        TimerRow.state == "waiting", TimerRow.provisional.is_(True))) or 0
-    accepted = sum(group.accepted for group in applications)
-    decided = sum(group.decided for group in applications)
-    late_accepts = sum(g.count for g in ledger if g.kind == "accept" and g.resolution == "acted")
-    late_decisions = sum(g.count for g in ledger if g.kind == "decision" and g.resolution == "acted")
-    return Today(day, sum(group.open for group in applications), due_today, overdue, breaches_today,
-                 sum(g.count for g in ledger if g.resolution is None), provisional,
-                 accepted, accepted - late_accepts, decided, decided - late_decisions)
+    start, end = day_start(day), day_start(day + timedelta(days=1))
+    groups = _groups or source(scan).groups(session)
+
+    def count(query: sa.Select) -> int:
+        return int(session.scalar(query) or 0)
+
+    # Range counts on (state, due_at) and (provisional, state): index-only, never every open task.
+    open_tasks = sa.select(sa.func.count()).select_from(TaskRow).where(TaskRow.state == "open")
+    due_today = count(open_tasks.where(TaskRow.due_at > start, TaskRow.due_at <= end))
+    overdue = count(open_tasks.where(TaskRow.due_at <= now))
+    provisional = count(sa.select(sa.func.count()).select_from(TimerRow).where(
+        TimerRow.provisional.is_(True), TimerRow.state == "waiting"))
+    totals = groups.totals.values()
+    accepted, decided = sum(t.accepted for t in totals), sum(t.decided for t in totals)
+    return Today(day, sum(t.open for t in totals), due_today, overdue,
+                 source(scan).breaches_recorded_on(session, day), sum(g.open for g in groups.ledger), provisional,
+                 accepted, accepted - _late(groups, "accept"), decided, decided - _late(groups, "decision"))
 
 
 @dataclass(frozen=True)
@@ -190,53 +136,50 @@ def median_from_histogram(histogram: dict[int, int]) -> float | None:
     return (low + high) / 2
 
 
-def institution_record(session: Session, institution_id: int) -> InstitutionRecord:
-    """One institution's record (for its own staff), from the same two grouped queries, narrowed."""
-    groups = (_application_groups(session, institution_id), _breach_groups(session, institution_id))
+def institution_record(session: Session, institution_id: int, *, scan: bool = False) -> InstitutionRecord:
+    """One institution's record (for its own staff), narrowed to it."""
+    groups = source(scan).groups(session, institution_id)
     records = institution_records(session, _groups=groups, only=institution_id)
     if not records:
         raise NotFound(f"Institution {institution_id} doesn't exist.")
     return records[0]
 
 
-def institution_records(session: Session, *, _groups: _Groups | None = None,
+def institution_records(session: Session, *, scan: bool = False, _groups: Groups | None = None,
                         only: int | None = None) -> list[InstitutionRecord]:
-    """Every institution's record (or `only` one), from two grouped queries plus the institutions."""
-    applications, ledger = _groups or (_application_groups(session), _breach_groups(session))
-    totals: dict[int, list] = defaultdict(lambda: [0, 0, 0, 0, Decimal("0.00"), Decimal("0.00")])
-    histograms: dict[int, dict[int, int]] = defaultdict(dict)
-    for group in applications:
-        total = totals[group.institution_id]
-        for index, value in enumerate((group.applications, group.accepted, group.decided, group.approved,
-                                       group.amount_approved, group.amount_disbursed)):
-            total[index] += value
-        if group.decision_working_days is not None:
-            histograms[group.institution_id][group.decision_working_days] = group.decided
-    late: dict[tuple[int, str], int] = defaultdict(int)
-    open_breaches: dict[int, int] = defaultdict(int)
-    for breach in ledger:
-        if breach.resolution == "acted":
-            late[(breach.institution_id, breach.kind)] += breach.count
-        elif breach.resolution is None:
-            open_breaches[breach.institution_id] += breach.count
+    """Every institution's record (or `only` one)."""
+    groups = _groups or source(scan).groups(session)
     records = []
     institutions = sa.select(Institution).order_by(Institution.id)
     if only is not None:
         institutions = institutions.where(Institution.id == only)
     for institution in session.scalars(institutions):
-        total, accepted, decided, approved, amount_approved, amount_disbursed = totals[institution.id]
+        total = groups.totals.get(institution.id) or Totals()
         records.append(InstitutionRecord(
-            institution, total, accepted, accepted - late[(institution.id, "accept")],
-            decided, decided - late[(institution.id, "decision")], approved, open_breaches[institution.id],
-            median_from_histogram(histograms.get(institution.id, {})), amount_approved, amount_disbursed))
+            institution, total.applications, total.accepted,
+            total.accepted - _late(groups, "accept", institution.id), total.decided,
+            total.decided - _late(groups, "decision", institution.id), total.approved,
+            sum(g.open for g in groups.ledger if g.institution_id == institution.id),
+            median_from_histogram(groups.histograms.get(institution.id, {})),
+            total.amount_approved, total.amount_disbursed))
     return records
 
 
-def board(session: Session, now: datetime, weeks: int = 12) -> tuple[Today, list[InstitutionRecord], list[Week]]:
-    """Everything the supervisors' board shows, sharing the two grouped passes."""
-    groups = (_application_groups(session), _breach_groups(session))
-    return (today(session, now, _groups=groups), institution_records(session, _groups=groups),
-            weekly_trend(session, now, weeks=weeks))
+def board(session: Session, now: datetime, weeks: int = 12, *, scan: bool = False
+          ) -> tuple[Today, list[InstitutionRecord], list[Week]]:
+    """Everything the supervisors' board shows, sharing one read of the groups."""
+    groups = source(scan).groups(session)
+    return (today(session, now, scan=scan, _groups=groups), institution_records(session, _groups=groups),
+            weekly_trend(session, now, weeks=weeks, scan=scan))
+
+
+def status_counts(session: Session, institution_id: int | None = None) -> dict[str, int]:
+    """How many applications are in each status (of one institution, or all), from the kept figures."""
+    counts: dict[str, int] = {}
+    for total in FIGURES.groups(session, institution_id).totals.values():
+        for status, count in total.statuses.items():
+            counts[status] = counts.get(status, 0) + count
+    return counts
 
 
 @dataclass
@@ -258,64 +201,44 @@ class Week:
         return _rate(self.decided - self.decided_late, self.decided)
 
 
-def shanghai_day(session: Session, column: sa.SQLColumnExpression[Any]) -> sa.ColumnElement:
-    """The Shanghai calendar date of a naive-UTC timestamp column, computed by the database."""
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.date(column + sa.text("interval '8 hours'"))
-    return sa.func.date(column, "+8 hours")
+def weekly_trend(session: Session, now: datetime, weeks: int = 12, institution_id: int | None = None, *,
+                 scan: bool = False) -> list[Week]:
+    """Breaches recorded and on-time rates of steps taken, per Shanghai week (Monday first), oldest first.
 
-
-def weekly_trend(session: Session, now: datetime, weeks: int = 12, institution_id: int | None = None) -> list[Week]:
-    """Breaches recorded and on-time rates of steps taken, per Shanghai week (Monday first), oldest first."""
+    A step taken late resolved its breach ("acted") at the very instant of the step: the late steps of
+    a week are the breaches of that kind resolved that week.
+    """
     today_ = now.astimezone(SHANGHAI).date()
     first_monday = today_ - timedelta(days=today_.weekday(), weeks=weeks - 1)
-    since = _day_start(first_monday)
     result = [Week(first_monday + timedelta(weeks=i)) for i in range(weeks)]
 
-    def week_of(day: date | str) -> Week:
-        day = date.fromisoformat(day) if isinstance(day, str) else day
+    def week_of(day: date) -> Week:
         index = (day - first_monday).days // 7
         return result[index] if 0 <= index < weeks else Week(day)  # after today (a clock set back): not shown
 
-    def scoped(query: sa.Select, column: sa.SQLColumnExpression[Any]) -> sa.Select:
-        return query.where(column == institution_id) if institution_id is not None else query
-
-    breached_day = shanghai_day(session, SlaBreach.breached_at)
-    for day, count in session.execute(scoped(sa.select(breached_day, sa.func.count()).where(
-            SlaBreach.breached_at >= since).group_by(breached_day), SlaBreach.institution_id)):
-        week_of(day).breaches += count
-
-    # A step taken late resolved its breach ("acted") at the very instant of the step: the late steps
-    # of a week are the breaches of that kind resolved that week, so no per-application lookup is needed.
-    resolved_day = shanghai_day(session, SlaBreach.resolved_at)
-    late_query = sa.select(SlaBreach.kind, resolved_day, sa.func.count()).where(
-        SlaBreach.resolution == "acted", SlaBreach.resolved_at >= since).group_by(SlaBreach.kind, resolved_day)
-    for kind, day, count in session.execute(scoped(late_query, SlaBreach.institution_id)):
+    rows = source(scan).days(session, first_monday, institution_id)
+    for day, accepted, decided in rows.steps:
         week = week_of(day)
+        week.accepted += accepted
+        week.decided += decided
+    for day, kind, recorded, acted in rows.breaches:
+        week = week_of(day)
+        week.breaches += recorded
+        week.by_kind[kind] = week.by_kind.get(kind, 0) + recorded
         if kind == "accept":
-            week.accepted_late += count
-        else:
-            week.decided_late += count
-    app = LoanApplication
-    for step, column in (("accept", app.accepted_at), ("decision", app.decided_at)):
-        day_column = shanghai_day(session, column)
-        query = sa.select(day_column, sa.func.count()).where(column >= since).group_by(day_column)
-        for day, count in session.execute(scoped(query, app.institution_id)):
-            week = week_of(day)
-            if step == "accept":
-                week.accepted += count
-            else:
-                week.decided += count
+            week.accepted_late += acted
+        elif kind == "decision":
+            week.decided_late += acted
     return result
 
 
 def breach_export(session: Session, *, institution_id: int | None = None, kind: str | None = None,
                   open_only: bool = False) -> sa.Result:
-    """The breach ledger as plain rows for the CSV export (no ORM objects: tens of thousands of rows)."""
+    """The breach ledger as plain rows for the CSV export, streamed from the database (no ORM objects)."""
     query = sa.select(
         LoanApplication.reference, Institution.name, SlaBreach.kind, SlaBreach.due_at, SlaBreach.breached_at,
         SlaBreach.provisional, SlaBreach.resolved_at, SlaBreach.late_working_days,
     ).join(LoanApplication, LoanApplication.id == SlaBreach.application_id).join(
         Institution, Institution.id == SlaBreach.institution_id)
     query = filter_breaches(query, institution_id=institution_id, kind=kind, open_only=open_only)
-    return session.execute(query.order_by(SlaBreach.id))
+    return session.execute(query.order_by(SlaBreach.id), execution_options={"yield_per": 1000})

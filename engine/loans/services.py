@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from engine.loans import commands, statuses
+from engine.loans import commands, figures, statuses
 from engine.loans.actors import (
     ENTERPRISE,
     Actor,
@@ -41,6 +41,7 @@ def install(engine: Engine) -> None:
     call the registry's operations (engine.loans.operations, engine.loans.binding).
     """
     binding = LoanBinding()
+    figures.install(engine.session_factory)  # the board's figures kept in every write transaction
     engine.bind(LOAN_PROCESS_KEY, binding)
     engine.default_binding = binding
     engine.task_policy = LoanTaskPolicy()

@@ -1,6 +1,7 @@
 """Every table of the platform (the runtime's and the domain's); the domain imports them from here."""
 
 from engine.models.access import ApiCredential, IdempotencyRecord, LoginFailure, UserAccount
+from engine.models.figures import BreachFigures, DailyFigures, DecisionDays
 from engine.models.loans import (
     CreditAuthorization,
     Enterprise,
@@ -37,6 +38,9 @@ __all__ = [
     "LoginFailure",
     "UserAccount",
     "AuditEvent",
+    "BreachFigures",
+    "DailyFigures",
+    "DecisionDays",
     "Base",
     "CalendarDay",
     "CalendarYear",

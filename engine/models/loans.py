@@ -68,6 +68,9 @@ class LoanApplication(Base):
                  "decided_at", "approved_amount", "disbursed_amount"),
         sa.Index("ix_application_accepted_at", "accepted_at"),
         sa.Index("ix_application_decided_at", "decided_at"),
+        # The lists' keyset pages, newest first (engine/loans/listing.py).
+        sa.Index("ix_application_submitted", "submitted_at", "id"),
+        sa.Index("ix_application_institution_submitted", "institution_id", "submitted_at", "id"),
     )
 
     id: Mapped[int] = pk()

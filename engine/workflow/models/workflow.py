@@ -69,6 +69,7 @@ class TaskRow(Base):
         sa.UniqueConstraint("instance_id", "spiff_task_id", name="uq_task_instance_spiff_task"),
         sa.Index("ix_task_institution_state_due", "institution_id", "state", "due_at"),
         sa.Index("ix_task_role_state_due", "role", "state", "due_at"),
+        sa.Index("ix_task_state_due", "state", "due_at"),  # the board's due-today/overdue counts
     )
 
     id: Mapped[int] = pk()
@@ -102,6 +103,7 @@ class TimerRow(Base):
     __table_args__ = (
         sa.UniqueConstraint("instance_id", "spiff_task_id", name="uq_timer_instance_spiff_task"),
         sa.Index("ix_timer_state_due", "state", "due_at"),
+        sa.Index("ix_timer_provisional_state", "provisional", "state"),  # the board's provisional count
     )
 
     id: Mapped[int] = pk()
