@@ -51,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         inbox,
         labels,
         notifications_view,
+        objections,
         process_view,
         registration,
         reports,
@@ -71,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     inbox.init_app(app)
     enterprise.init_app(app)
     enterprise_data.init_app(app)
+    objections.init_app(app)
     tasks.init_app(app)
     process_view.init_app(app)
     supervision.init_app(app)

@@ -73,6 +73,14 @@ ACTION = {
     "survey_answered": _l("Satisfaction survey answered"),
     "authorization_revoked": _l("Credit-query authorization revoked by the enterprise"),
     "disclosure_refused": _l("Access to the enterprise's data refused to the institution"),
+    "objection_filed": _l("Objection filed by the enterprise"), "objection_answered": _l("Objection answered"),
+    "objection_escalated": _l("Objection answer late, escalated to the supervisors"),
+    "objection_supervised": _l("Supervisor's note on the late objection answer"),
+    "record_corrected": _l("Reported value corrected"),
+    "financing_problem_filed": _l("Financing problem reported"),
+    "financing_problem_answered": _l("Financing problem answered"),
+    "financing_problem_confirmed": _l("Answer to the financing problem confirmed by the enterprise"),
+    "financing_problem_closed": _l("Financing problem closed by a supervisor"),
 }
 # Messages of the engine's validation, so that they are extracted and translated.
 MESSAGES = [

@@ -37,6 +37,9 @@ PROBLEMS = {
     "before_previous_step": _l("Cannot be before the previous step."),
     "before_disbursement": _l("Cannot be before the disbursement date."),
     "no_such_colleague": _l("No such colleague at your institution."),
+    "already_disputed": _l("An objection to this value is open already."),
+    "not_correctable": _l("A credit decision cannot be corrected here; uphold it with an explanation."),
+    "unchanged": _l("The new value is the value on record."),
 }
 INPUT_TYPES = {"number": "number", "datetime": "date"}
 

@@ -29,10 +29,12 @@ from sqlalchemy.orm import Session
 from engine.loans import statuses
 from engine.loans.operations import Effect, application_of_operation
 from engine.models import LoanApplication, Objection, RecordCorrection, TaskRow
-from engine.workflow.adapter import ServiceHandler, SpiffTask, task_bpmn_id
+from engine.workflow.adapter import ServiceHandler, SpiffTask, start_event_properties, task_bpmn_id
+from engine.workflow.definitions import latest_definition
 from engine.workflow.errors import ModelError, ValidationFailed
+from engine.workflow.forms import FormDefinition
 from engine.workflow.journal import enqueue, record_audit
-from engine.workflow.runtime import InstanceOperation
+from engine.workflow.runtime import Engine, InstanceOperation
 from engine.workflow.working_days import SHANGHAI
 
 OBJECTION_PROCESS_KEY = "objection"
@@ -283,3 +285,31 @@ def objections_of_enterprise(session: Session, enterprise_id: int, limit: int = 
                            .where(Objection.enterprise_id == enterprise_id)
                            .order_by(Objection.filed_at.desc(), Objection.id.desc()).limit(limit))
     return [ObjectionLine(objection, reference) for objection, reference in rows]
+
+
+def start_form_of(engine: Engine, key: str) -> FormDefinition | None:
+    """The start form of the latest version of process `key` (None: not deployed, or no start form)."""
+    with engine.reading() as session:
+        definition = latest_definition(session, key, required=False)
+        if definition is None:
+            return None
+        form_key = start_event_properties(engine.specs.get(definition, session)).get("form")
+        form: FormDefinition | None = engine.forms(session, definition).get(form_key) if form_key else None
+        return form
+
+
+def enterprise_marks(session: Session, enterprise_id: int) -> tuple[dict[str, dict[str, Objection]],
+                                                                      list[tuple[str, RecordCorrection]]]:
+    """An enterprise's open objections by application reference and field, and its corrections (newest first)."""
+    marks: dict[str, dict[str, Objection]] = {}
+    for objection, reference in session.execute(sa.select(Objection, LoanApplication.reference)
+                                                .join(LoanApplication, LoanApplication.id == Objection.application_id)
+                                                .where(Objection.enterprise_id == enterprise_id,
+                                                       Objection.state == OPEN)):
+        marks.setdefault(reference, {})[objection.field] = objection
+    corrections = [(reference, correction) for correction, reference in session.execute(
+        sa.select(RecordCorrection, LoanApplication.reference)
+        .join(LoanApplication, LoanApplication.id == RecordCorrection.application_id)
+        .where(LoanApplication.enterprise_id == enterprise_id)
+        .order_by(RecordCorrection.corrected_at.desc(), RecordCorrection.id.desc()).limit(200))]
+    return marks, corrections

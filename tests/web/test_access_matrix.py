@@ -105,6 +105,9 @@ AUDIENCE = {
     # an enterprise's own data (each sees its own); revoking: the applicant's own authorization only
     "enterprise_data.index": {"ent-user", "other-user"}, "enterprise_data.export": {"ent-user", "other-user"},
     "enterprise_data.confirm_revoke": {"ent-user"}, "enterprise_data.revoke": {"ent-user"},
+    # objections to the applicant's own application only; financing problems and the lists: each its own
+    "objections.new_objection": {"ent-user"}, "objections.file_objection": {"ent-user"},
+    **{f"objections.{name}": {"ent-user", "other-user"} for name in ("index", "new_problem", "report_problem")},
     "process_view.position": STAFF_A | {"ent-user", "supervisor"},
     "supervision.board": {"supervisor"}, "supervision.breaches_csv": {"supervisor"},
     "supervision.applications": {"supervisor"},
