@@ -6,6 +6,7 @@ message instead of a stack trace in the middle of a request.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 
@@ -45,6 +46,25 @@ def new_credit_targets(text: str) -> dict[int, int]:
             raise ConfigError(f"NEW_CREDIT_TARGETS_YI must be year:亿元 pairs such as 2026:1500, got {pair!r}")
         targets[int(year)] = int(amount)
     return targets
+
+
+def _check_personal_data_keys(keys: str, hash_key: str) -> None:
+    """Each key URL-safe base64 of 32 bytes, no key listed twice, the hash key apart; both set or neither."""
+    if bool(keys.strip()) != bool(hash_key.strip()):
+        raise ConfigError("PERSONAL_DATA_KEYS and PERSONAL_DATA_HASH_KEY must be set together")
+    named = [(f"PERSONAL_DATA_KEYS[{index}]", part.strip())
+             for index, part in enumerate(filter(None, (piece.strip() for piece in keys.split(","))))]
+    decoded = []
+    for name, text in [*named, *([("PERSONAL_DATA_HASH_KEY", hash_key.strip())] if hash_key.strip() else [])]:
+        try:
+            key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ConfigError(f"{name} must be URL-safe base64 of 32 random bytes (docs/OPERATIONS.md: making a key)")
+        decoded.append(key)
+    if len(set(decoded)) != len(decoded):
+        raise ConfigError("PERSONAL_DATA_KEYS lists a key twice, or PERSONAL_DATA_HASH_KEY repeats an encryption key")
 
 
 class Config:
@@ -138,6 +158,12 @@ class Config:
     # review. "test_double" (either) is for tests and demonstrations only and refused in production.
     SMS_SENDER = os.environ.get("SMS_SENDER", "none")
     IDENTITY_VERIFIER = os.environ.get("IDENTITY_VERIFIER", "manual_review")
+    # Personal data at rest (engine/platform/personal_data.py): ID and phone numbers encrypted (AES-256-GCM) with
+    # PERSONAL_DATA_KEYS, URL-safe base64 of 32 bytes each, comma-separated, newest first (the first encrypts, all
+    # decrypt; docs/OPERATIONS.md on rotation); looked up by an HMAC-SHA256 under PERSONAL_DATA_HASH_KEY. Both
+    # empty: derived from SECRET_KEY with a warning (development and tests); production refuses that.
+    PERSONAL_DATA_KEYS = os.environ.get("PERSONAL_DATA_KEYS", "")
+    PERSONAL_DATA_HASH_KEY = os.environ.get("PERSONAL_DATA_HASH_KEY", "")
     TESTING = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -146,6 +172,12 @@ class Config:
     @classmethod
     def refuses_demo_accounts(cls) -> bool:
         return False
+
+    @classmethod
+    def personal_data_fallback_secret(cls) -> str | None:
+        """What the personal-data keys are derived from when none are set (None: they must be set). Not the
+        per-process random SECRET_KEY, or data written before a restart would not open after it."""
+        return os.environ.get("SECRET_KEY") or "development-only-personal-data-secret"
 
     @classmethod
     def new_credit_targets(cls) -> dict[int, int]:
@@ -227,6 +259,7 @@ class Config:
             raise ConfigError("SMS_SENDER must be none or test_double (no SMS provider is bundled)")
         if cls.IDENTITY_VERIFIER not in ("manual_review", "test_double"):
             raise ConfigError("IDENTITY_VERIFIER must be manual_review or test_double (no provider is bundled)")
+        _check_personal_data_keys(cls.PERSONAL_DATA_KEYS, cls.PERSONAL_DATA_HASH_KEY)
         url = cls.DATABASE_URL
         if url and not url.startswith(("sqlite", "postgresql")):
             raise ConfigError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
@@ -244,6 +277,10 @@ class TestingConfig(Config):
 
     TESTING = True
     SECRET_KEY = "testing-only-secret"
+
+    @classmethod
+    def personal_data_fallback_secret(cls) -> str | None:
+        return cls.SECRET_KEY
     SCHEDULER_ENABLED = False
     LOAD_DEMO_DATA = False
 
@@ -269,6 +306,13 @@ class ProductionConfig(Config):
         for name in ("SMS_SENDER", "IDENTITY_VERIFIER"):
             if getattr(cls, name) == "test_double":
                 raise ConfigError(f"{name}=test_double is a test double; production refuses it")
+        if not (cls.PERSONAL_DATA_KEYS.strip() and cls.PERSONAL_DATA_HASH_KEY.strip()):
+            raise ConfigError("PERSONAL_DATA_KEYS and PERSONAL_DATA_HASH_KEY must be set in production "
+                              "(docs/OPERATIONS.md: personal data at rest)")
+
+    @classmethod
+    def personal_data_fallback_secret(cls) -> str | None:
+        return None
 
 
 CONFIGS = {

@@ -10,11 +10,13 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from config import TestingConfig
 from engine.loans import services
 from engine.loans.actors import ENTERPRISE, OFFICER, Actor
 from engine.models import Base, Enterprise, Institution, LoanProduct
 from engine.platform import access
 from engine.platform.bootstrap import build_engine, prepare
+from engine.platform.personal_data import install_from_settings
 from engine.workflow.clock import ControlledClock
 from engine.workflow.database import create_db_engine
 from engine.workflow.runtime import Engine
@@ -22,6 +24,12 @@ from engine.workflow.runtime import Engine
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
 CST = datetime.fromisoformat("2026-01-01T00:00:00+08:00").tzinfo
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _personal_data_keys():
+    """The keyring the testing config derives (create_app installs the same one)."""
+    install_from_settings("", "", TestingConfig.personal_data_fallback_secret())
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from flask import Flask
 
 from config import Config, ConfigError, config_for
 from engine.platform.bootstrap import build_engine
+from engine.platform.personal_data import install_from_settings, unreadable
 from engine.workflow.incidents import RetryPolicy
 from engine.workflow.runtime import Engine
 
@@ -31,6 +32,8 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     for noisy in ("apscheduler", "alembic", "spiff"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
+    install_from_settings(app.config["PERSONAL_DATA_KEYS"], app.config["PERSONAL_DATA_HASH_KEY"],
+                          config_class.personal_data_fallback_secret())
     app.extensions["engine"] = engine or build_engine(
         app.config["DATABASE_URL"], script_line_budget=app.config["SCRIPT_LINE_BUDGET"],
         retry_policy=RetryPolicy(app.config["INCIDENT_RETRIES"], app.config["INCIDENT_BACKOFF_SECONDS"]),
@@ -90,6 +93,11 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         # An empty database (before `init-db`) has no accounts at all: nothing to refuse yet.
         if _has_accounts_table(app.extensions["engine"]) and demo_accounts_present(app.extensions["engine"]):
             raise ConfigError("Demo accounts exist in this database; production refuses to start with them")
+        if _has_accounts_table(app.extensions["engine"]):
+            with app.extensions["engine"].reading() as session:
+                closed = unreadable(session)
+            if closed:
+                raise ConfigError("Personal data no key of PERSONAL_DATA_KEYS opens: " + ", ".join(closed))
 
     if app.config["SCHEDULER_ENABLED"]:
         from engine.platform.scheduler import start_background

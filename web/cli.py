@@ -190,6 +190,7 @@ def worker() -> None:
     """Run the timer sweep as this process's only job (any number may run), in a watched child."""
     from config import config_for
     from engine.platform.worker import WorkerSettings, supervise
+    from engine.workflow.encryption import installed as installed_keyring
     from engine.workflow.incidents import RetryPolicy
     from notifications.settings import delivery_settings
 
@@ -201,7 +202,8 @@ def worker() -> None:
         script_limits=config_for().script_limits(),
         retry_policy=RetryPolicy(config["INCIDENT_RETRIES"], config["INCIDENT_BACKOFF_SECONDS"]),
         case_timeout_seconds=config["WORKER_CASE_TIMEOUT_SECONDS"],
-        live_cache_size=config["LIVE_WORKFLOW_CACHE_SIZE"], delivery=delivery_settings(config))
+        live_cache_size=config["LIVE_WORKFLOW_CACHE_SIZE"], delivery=delivery_settings(config),
+        keyring=installed_keyring())
     click.echo(f"Worker sweeping every {settings.sweep_seconds} s (a case running over "
                f"{settings.case_timeout_seconds} s restarts the sweep process without it); Ctrl-C stops it.")
     try:
@@ -260,9 +262,10 @@ def incidents_retry(incident_id: int, actor: str) -> None:
 def init_app(app: Flask) -> None:
     from web.cli_migration import instances_group
     from web.cli_notifications import COMMANDS as NOTIFICATION_COMMANDS
+    from web.cli_personal_data import rotate_personal_data
 
     for command in NOTIFICATION_COMMANDS:
         app.cli.add_command(command)
     for command in (init_db, deadline, calendar_group, deploy_command, api_key_group, sweep, purge, worker,
-                    incidents_group, instances_group):
+                    incidents_group, instances_group, rotate_personal_data):
         app.cli.add_command(command)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.workflow.db_types import Money, Rate
+from engine.workflow.encryption import HASH_LENGTH, Encrypted, keep_lookup_hash
 from engine.workflow.models.base import Base, pk
 
 
@@ -34,14 +35,22 @@ class Enterprise(Base):
     credit_code: Mapped[str] = mapped_column(sa.String(18), unique=True)  # 统一社会信用代码
     # Personal data (个人信息保护法): shown masked unless the viewer needs it (see engine/platform/privacy.py).
     legal_representative: Mapped[str | None] = mapped_column(sa.String(100))  # 法定代表人
-    representative_id_number: Mapped[str | None] = mapped_column(sa.String(18))  # 居民身份证号码
-    contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    # Stored encrypted (engine/platform/personal_data.py), each with a keyed hash for the admins' search by value.
+    representative_id_number: Mapped[str | None] = mapped_column(
+        Encrypted(18, "enterprise.representative_id_number"))  # 居民身份证号码
+    contact_phone: Mapped[str | None] = mapped_column(Encrypted(20, "enterprise.contact_phone"))
+    representative_id_number_hash: Mapped[str | None] = mapped_column(sa.String(HASH_LENGTH), index=True)
+    contact_phone_hash: Mapped[str | None] = mapped_column(sa.String(HASH_LENGTH), index=True)
     # Who the applicant is, for the plan's breakdowns (None where an older record never said):
     # enterprise | individual_business (个体工商户) | farmer_cooperative (农民专业合作社)
     applicant_kind: Mapped[str] = mapped_column(sa.String(30), default="enterprise", server_default="enterprise")
     region_code: Mapped[str | None] = mapped_column(sa.String(6))  # 行政区划代码 (GB/T 2260), six digits
     industry_section: Mapped[str | None] = mapped_column(sa.String(1))  # GB/T 4754 门类, A..T
     size_class: Mapped[str | None] = mapped_column(sa.String(10))  # micro | small | medium | large
+
+
+keep_lookup_hash(Enterprise.representative_id_number, "representative_id_number_hash", "id_number")
+keep_lookup_hash(Enterprise.contact_phone, "contact_phone_hash", "phone")
 
 
 class LoanProduct(Base):

@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from engine.workflow.encryption import HASH_LENGTH, Encrypted, keep_lookup_hash
 from engine.workflow.models.base import Base, pk
 
 
@@ -16,12 +17,12 @@ class PendingRegistration(Base):
 
     The browser holds a random secret (`secret_hash` is its SHA-256); the password is kept hashed
     and the code as an HMAC only. Rows are purged a day after they were started (housekeeping);
-    `source` and `address` count attempts for throttling.
+    `source` and `address_hash` count attempts for throttling.
     """
 
     __tablename__ = "pending_registration"
     __table_args__ = (sa.Index("ix_pending_registration_source_created", "source", "created_at"),
-                      sa.Index("ix_pending_registration_address_created", "address", "created_at"))
+                      sa.Index("ix_pending_registration_address_hash_created", "address_hash", "created_at"))
 
     id: Mapped[int] = pk()
     secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -36,7 +37,9 @@ class PendingRegistration(Base):
     username: Mapped[str] = mapped_column(sa.String(100))
     display_name: Mapped[str] = mapped_column(sa.String(200))
     channel: Mapped[str] = mapped_column(sa.String(10))  # email | sms
-    address: Mapped[str] = mapped_column(sa.String(254))  # the e-mail address or phone number verified
+    # The e-mail address or phone number verified: encrypted; counted for throttling by its keyed hash.
+    address: Mapped[str] = mapped_column(Encrypted(254, "pending_registration.address"))
+    address_hash: Mapped[str] = mapped_column(sa.String(HASH_LENGTH))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     commitment_version: Mapped[str] = mapped_column(sa.String(40))
     commitment_language: Mapped[str] = mapped_column(sa.String(5))
@@ -49,6 +52,9 @@ class PendingRegistration(Base):
     source: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+
+
+keep_lookup_hash(PendingRegistration.address, "address_hash", "contact")
 
 
 class CreditCommitment(Base):

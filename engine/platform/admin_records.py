@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.models import CreditCommitment, Enterprise, IdentityCheck, Institution, LoanProduct, UserAccount
 from engine.platform.registration.form import ENTERPRISE_FIELDS, Problems, enterprise_fields, refuse
 from engine.platform.registration.providers import MANUAL_REVIEW, PENDING, REFUSED, VERIFIED
+from engine.workflow.encryption import lookup_hash
 from engine.workflow.errors import NotFound
 from engine.workflow.journal import record_audit
 
@@ -36,12 +37,16 @@ class EnterpriseRecord:
 
 def list_enterprises(session: Session, text: str | None = None, limit: int = MAX_LISTED,
                      offset: int = 0) -> tuple[list[Enterprise], int]:
-    """Enterprises by name, optionally with `text` in the name or credit code; and how many there are."""
+    """Enterprises by name, optionally with `text` in the name or credit code, or exactly the legal
+    representative's ID number or the contact phone (stored encrypted: found by their keyed hashes); and how
+    many there are."""
     query = sa.select(Enterprise)
     if text and text.strip():
         wanted = text.strip()[:100]
         query = query.where(sa.or_(Enterprise.name.contains(wanted, autoescape=True),
-                                   Enterprise.credit_code.contains(wanted.upper(), autoescape=True)))
+                                   Enterprise.credit_code.contains(wanted.upper(), autoescape=True),
+                                   Enterprise.representative_id_number_hash == lookup_hash("id_number", wanted),
+                                   Enterprise.contact_phone_hash == lookup_hash("phone", wanted)))
     total = int(session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0)
     found = list(session.scalars(query.order_by(Enterprise.name, Enterprise.id).offset(offset).limit(limit)))
     return found, total

@@ -45,6 +45,7 @@ class WorkerSettings:
     case_timeout_seconds: float = 60.0
     delivery: Any = None  # notifications.settings.DeliverySettings: the delivery job runs next to the sweep
     live_cache_size: int = 1_000
+    keyring: Any = None  # engine.workflow.encryption.Keyring: the parent's, installed in the child
 
 
 class CaseWatch:
@@ -70,7 +71,10 @@ class CaseWatch:
 
 def build_worker_engine(settings: WorkerSettings) -> Any:
     from engine.platform.bootstrap import build_engine
+    from engine.workflow.encryption import install
 
+    if settings.keyring is not None:
+        install(settings.keyring)
     return build_engine(settings.database_url, script_line_budget=settings.script_line_budget,
                         retry_policy=settings.retry_policy, script_limits=settings.script_limits,
                         live_cache_size=settings.live_cache_size)

@@ -84,6 +84,8 @@ def test_production_refuses_a_test_double(monkeypatch, name):
     monkeypatch.setenv("SECRET_KEY", "s" * 32)
     monkeypatch.setattr(config.ProductionConfig, "DATABASE_URL", "postgresql+psycopg://x@localhost/y")
     monkeypatch.setattr(config.ProductionConfig, "LOAD_DEMO_DATA", False)
+    monkeypatch.setattr(config.ProductionConfig, "PERSONAL_DATA_KEYS", "a2tr" * 10 + "a2s=")  # 32 bytes each
+    monkeypatch.setattr(config.ProductionConfig, "PERSONAL_DATA_HASH_KEY", "aGho" * 10 + "aGg=")
     config.ProductionConfig.validate()  # the shipped defaults pass
     monkeypatch.setattr(config.ProductionConfig, name, "test_double")
     with pytest.raises(config.ConfigError, match="test double"):

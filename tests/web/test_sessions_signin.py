@@ -258,7 +258,8 @@ def empty_production_database():
 def _flask(*args: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items()
            if key not in ("LOAD_DEMO_DATA", "SCHEDULER_ENABLED", "FLASK_APP")}
-    env.update(APP_ENV="production", SECRET_KEY="production-test-secret", DATABASE_URL=PRODUCTION_URL)
+    env.update(APP_ENV="production", SECRET_KEY="production-test-secret", DATABASE_URL=PRODUCTION_URL,
+               PERSONAL_DATA_KEYS="a2tr" * 10 + "a2s=", PERSONAL_DATA_HASH_KEY="aGho" * 10 + "aGg=")
     return subprocess.run([str(Path(sys.executable).parent / "flask"), "--app", "web", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 

@@ -43,6 +43,7 @@ from engine.platform.registration.providers import (
     SmsSender,
     SmsUnavailable,
 )
+from engine.workflow.encryption import lookup_hash
 from engine.workflow.errors import RateLimited
 from engine.workflow.journal import enqueue, record_audit
 
@@ -116,7 +117,8 @@ def _throttle(session: Session, now: datetime, settings: RegistrationSettings, s
     since = now - timedelta(minutes=settings.window_minutes)
     waits = []
     for column, value, allowed in ((PendingRegistration.source, source, settings.starts_per_source),
-                                   (PendingRegistration.address, address, settings.starts_per_address)):
+                                   (PendingRegistration.address_hash, lookup_hash("contact", address),
+                                    settings.starts_per_address)):
         count, oldest = session.execute(
             sa.select(sa.func.count(), sa.func.min(PendingRegistration.created_at))
             .where(column == value, PendingRegistration.created_at > since)).one()
