@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from flask import Response
+from flask import Response, stream_with_context
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CHUNK_CHARACTERS = 64 * 1024  # a streamed export is sent in pieces of about this size
 
 
 def neutralised(value: Any) -> Any:
@@ -32,4 +33,25 @@ def csv_response(header: list[str], rows: Iterable[Iterable[Any]], filename: str
     for row in rows:
         writer.writerow([neutralised(cell) for cell in row])
     return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def csv_stream(header: list[str], rows: Iterable[Iterable[Any]], filename: str) -> Response:
+    """A CSV attachment written while it is sent: `rows` (typically a generator reading the database
+    in its own transaction) is consumed piece by piece, so a large export is never held in memory."""
+
+    def pieces() -> Iterator[str]:
+        out = io.StringIO()
+        out.write("\ufeff")
+        writer = csv.writer(out)
+        writer.writerow([neutralised(cell) for cell in header])
+        for row in rows:
+            writer.writerow([neutralised(cell) for cell in row])
+            if out.tell() >= CHUNK_CHARACTERS:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    return Response(stream_with_context(pieces()), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})

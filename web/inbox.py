@@ -19,7 +19,7 @@ from web import disclosure
 from web.auth import current_actor, safe_next
 from web.labels import translate
 from web.pages import TREND_WEEKS, countdown, engine, roles_required, weekly_chart
-from web.paging import PER_PAGE, Pager, offset_for, requested_page, requested_sort
+from web.paging import PER_PAGE, keyset_pager, requested_cursor, requested_sort
 from web.tasks import due_of
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -35,14 +35,14 @@ def index() -> str:
     args = request.args
     now = engine().clock.now()
     text = args.get("q", "").strip()[:100]
-    page = requested_page()
+    after, before, start = requested_cursor()
     with engine().reading() as session:
         if text:
             sort, descending = requested_sort(tuple(listing.SEARCH_SORTS), "submitted", descending=True)
             readable = authorizations.readable_condition(now, disclosure.retention())  # closed to us: not found
-            found = listing.search_applications(session, current_actor(), text, sort=sort, descending=descending,
-                                                offset=offset_for(page), limit=PER_PAGE, condition=readable)
-            pager = Pager(page, PER_PAGE, found.total, found.capped)
+            found = listing.find_applications(session, current_actor(), text, sort=sort, descending=descending,
+                                              after=after, before=before, limit=PER_PAGE, condition=readable)
+            pager = keyset_pager(found, start)
             return render_template("inbox/search.html", found=found.items, pager=pager, args=args, text=text,
                                    sort=sort, descending=descending)
         sort, descending = requested_sort(tuple(listing.INBOX_SORTS), "due")
@@ -52,11 +52,11 @@ def index() -> str:
                                    enterprise=args.get("enterprise") or None,
                                    assignee=current_actor().id if args.get("mine") else None,
                                    claimed=CLAIM_STATES.get(args.get("status", "")), sort=sort,
-                                   descending=descending, offset=offset_for(page), limit=PER_PAGE)
+                                   descending=descending, after=after, before=before, limit=PER_PAGE)
         calendar = engine().calendars.get(session)
         team = assignment.colleagues(session, current_actor().institution_id)
     items = [(row, countdown(calendar, now, row.task.due_at, row.task.due_provisional)) for row in tasks.items]
-    pager = Pager(page, PER_PAGE, tasks.total, tasks.capped)
+    pager = keyset_pager(tasks, start)
     return render_template("inbox/index.html", items=items, args=args, team=team, pager=pager, sort=sort,
                            descending=descending)
 

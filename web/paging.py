@@ -1,8 +1,9 @@
-"""Which page of a list was asked for, and what the pager under a list shows ("1–50 / 1,234")."""
+"""Which page of a list was asked for, and what the pager under a list shows ("1–50 / 1,234", "1–50 / 1,000+")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import request
 
@@ -54,3 +55,41 @@ def requested_sort(allowed: tuple[str, ...], default: str, descending: bool = Fa
 
 def offset_for(page: int, per_page: int = PER_PAGE) -> int:
     return (page - 1) * per_page
+
+
+@dataclass(frozen=True)
+class KeysetPager:
+    """A keyset page's pager: where the page starts in the list (carried in the URL as `at`, so after
+    rows came or went it is approximate), the total, and the cursors of the pages around it."""
+
+    start: int
+    per_page: int
+    total: int
+    capped: bool
+    previous: str | None
+    next: str | None
+
+    @property
+    def first(self) -> int:
+        return self.start
+
+    def last(self, shown: int) -> int:
+        return self.start + shown - 1
+
+    @property
+    def previous_start(self) -> int:
+        return max(self.start - self.per_page, 1)
+
+
+def requested_cursor() -> tuple[str | None, str | None, int]:
+    """The `after` or `before` cursor of a keyset page, and `at`: where the page starts (1 when missing)."""
+    args = request.args
+    raw = args.get("at", "")
+    start = int(raw) if raw.isdigit() and 0 < len(raw) < 10 and int(raw) > 0 else 1
+    return args.get("after") or None, args.get("before") or None, start
+
+
+def keyset_pager(found: Any, start: int, per_page: int = PER_PAGE) -> KeysetPager:
+    """The pager of a KeysetSlice; the first page starts at 1 whatever the URL said."""
+    return KeysetPager(start if found.previous else 1, per_page, found.total, found.capped, found.previous,
+                       found.next)

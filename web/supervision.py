@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
@@ -13,11 +15,11 @@ from engine.models import Institution
 from engine.platform import privacy
 from engine.workflow.errors import NotFound
 from web.auth import current_actor
-from web.csv_export import csv_response
+from web.csv_export import csv_stream
 from web.formatting import beijing, deadline
 from web.labels import STATUS, commitment_kinds, commitment_label
 from web.pages import TREND_WEEKS, engine, roles_required, weekly_chart
-from web.paging import PER_PAGE, Pager, offset_for, requested_page, requested_sort
+from web.paging import PER_PAGE, keyset_pager, requested_cursor, requested_sort
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 
@@ -36,15 +38,15 @@ def board() -> str:
     """Show today's numbers, each institution's record, the weekly trend and the latest breaches."""
     filters = _breach_filters()
     now = engine().clock.now()
-    page = requested_page()
+    after, before, start = requested_cursor()
     with engine().reading() as session:
         figures, records, trend = metrics.board(session, now, weeks=TREND_WEEKS)
-        breaches = listing.breach_page(session, offset=offset_for(page), limit=PER_PAGE, **filters)
-        survey = satisfaction.survey_figures(session)
+        breaches = listing.breach_page(session, after=after, before=before, limit=PER_PAGE, **filters)
+        survey = satisfaction.survey_figures(session, metrics.status_counts(session))
     institutions = [record.institution for record in records]
     return render_template("supervision/board.html", figures=figures, records=records, trend=trend,
                            chart=weekly_chart(trend), breaches=breaches.items,
-                           pager=Pager(page, PER_PAGE, breaches.total, breaches.capped),
+                           pager=keyset_pager(breaches, start),
                            institutions=institutions, args=request.args, survey=survey,
                            survey_targets=_survey_targets(), commitment_kinds=commitment_kinds())
 
@@ -67,15 +69,15 @@ def applications() -> str:
     institution = args.get("institution", "")
     institution_id = int(institution) if institution.isdigit() and len(institution) < 10 else None
     sort, descending = requested_sort(tuple(listing.SEARCH_SORTS), "submitted", descending=True)
-    page = requested_page()
+    after, before, start = requested_cursor()
     with engine().reading() as session:
-        found = listing.search_applications(session, current_actor(), text, status=status,
-                                            institution_id=institution_id, sort=sort, descending=descending,
-                                            offset=offset_for(page), limit=PER_PAGE)
+        found = listing.find_applications(session, current_actor(), text, status=status,
+                                          institution_id=institution_id, sort=sort, descending=descending,
+                                          after=after, before=before, limit=PER_PAGE)
         institutions = session.scalars(sa.select(Institution).order_by(Institution.name)).all()
     return render_template("supervision/applications.html", found=found.items, args=args, sort=sort,
                            descending=descending, institutions=institutions,
-                           pager=Pager(page, PER_PAGE, found.total, found.capped))
+                           pager=keyset_pager(found, start))
 
 
 @bp.get("/applications/<reference>")
@@ -104,12 +106,17 @@ def breaches_csv() -> Response:
               _("Working days late")]
     kinds = {kind: commitment_label(kind) for kind in commitment_kinds()}  # translated once
     yes, no = _("Yes"), _("No")  # translated once: tens of thousands of rows
-    with engine().reading() as session:
-        rows = [[reference, institution, kinds.get(kind, kind), deadline(due_at), beijing(breached_at),
-                 yes if provisional else no, beijing(resolved_at), late if late is not None else ""]
-                for reference, institution, kind, due_at, breached_at, provisional, resolved_at, late
-                in metrics.breach_export(session, **_breach_filters())]
-    return csv_response(header, rows, "sla-breaches.csv")
+    filters = _breach_filters()
+
+    def rows() -> Iterator[list]:
+        # Read while the response is sent, in a transaction of its own (the view has returned by then).
+        with engine().reading() as session:
+            for reference, institution, kind, due_at, breached_at, provisional, resolved_at, late in \
+                    metrics.breach_export(session, **filters):
+                yield [reference, institution, kinds.get(kind, kind), deadline(due_at), beijing(breached_at),
+                       yes if provisional else no, beijing(resolved_at), late if late is not None else ""]
+
+    return csv_stream(header, rows(), "sla-breaches.csv")
 
 
 def init_app(app: Flask) -> None:

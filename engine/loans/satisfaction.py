@@ -91,10 +91,14 @@ class SurveyFigures:
         return _rate(self.satisfied, self.answered)
 
 
-def survey_figures(session: Session) -> SurveyFigures:
-    """Three counting queries: applications by status, survey instances, answers."""
-    due = session.scalar(sa.select(sa.func.count()).select_from(LoanApplication).where(
-        LoanApplication.status.in_(SURVEYED_STATUSES))) or 0
+def survey_figures(session: Session, statuses: dict[str, int] | None = None) -> SurveyFigures:
+    """Counting queries: applications by status (or `statuses`, the board's kept counts), survey
+    instances, answers."""
+    if statuses is not None:
+        due = sum(statuses.get(status, 0) for status in SURVEYED_STATUSES)
+    else:
+        due = session.scalar(sa.select(sa.func.count()).select_from(LoanApplication).where(
+            LoanApplication.status.in_(SURVEYED_STATUSES))) or 0
     surveys = sa.select(ProcessDefinition.id).where(ProcessDefinition.key == SURVEY_PROCESS_KEY)
     started = session.scalar(sa.select(sa.func.count()).select_from(ProcessInstance).where(
         ProcessInstance.definition_id.in_(surveys))) or 0
