@@ -12,7 +12,7 @@ NPM_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres bench lint clean translations stress
+.PHONY: run test test-sqlite test-postgres bench bench-scale lint clean translations stress
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ PAGES_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 	$(BIN)/python -m bench.pages --write $(if $(QUICK),--applications 10000 --runs 3,) $(if $(PAGES_POSTGRES),--postgres $(PAGES_POSTGRES),)
+
+# bench.scale: the pages at 1,000,000 applications on PostgreSQL, filled by set-based SQL in a scratch
+# database `bench_scale` created beside SCALE_POSTGRES's and dropped afterwards (takes about 10 minutes).
+SCALE_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+SCALE_APPLICATIONS ?= 1000000
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale --write --applications $(SCALE_APPLICATIONS) --admin $(SCALE_POSTGRES)
 
 # The race tests with many trials on PostgreSQL (CI runs a few per race): late steps, the sweep and
 # withdrawals interleaved on one case must each end in success or a 409.

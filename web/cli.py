@@ -260,6 +260,7 @@ def incidents_retry(incident_id: int, actor: str) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from web.cli_figures import figures_group
     from web.cli_migration import instances_group
     from web.cli_notifications import COMMANDS as NOTIFICATION_COMMANDS
     from web.cli_personal_data import rotate_personal_data
@@ -267,5 +268,5 @@ def init_app(app: Flask) -> None:
     for command in NOTIFICATION_COMMANDS:
         app.cli.add_command(command)
     for command in (init_db, deadline, calendar_group, deploy_command, api_key_group, sweep, purge, worker,
-                    incidents_group, instances_group, rotate_personal_data):
+                    incidents_group, instances_group, figures_group, rotate_personal_data):
         app.cli.add_command(command)
