@@ -1,4 +1,5 @@
-"""`flask rotate-personal-data` moves every ID and phone number to the newest key; the pages keep working."""
+"""`flask rotate-personal-data` moves every ID and phone number to the newest key; the pages keep working; admins
+find an enterprise by its exact phone number (the keyed hash)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,13 @@ def test_rotation_from_the_cli_and_the_profile_page_after_it(keyring_back, engin
     personal_data.install_from_settings(NEW, HASH, None)  # the old key retired
     page = browser("ent-user").get("/my/profile").get_data(as_text=True)
     assert PHONE in page
+
+
+def test_the_admin_finds_an_enterprise_by_its_exact_phone_number(engine, parties, browser):
+    with engine.transaction() as session:
+        session.get(Enterprise, parties.other_enterprise.enterprise_id).contact_phone = PHONE
+    admin = browser("admin")
+    page = admin.get("/admin/enterprises?text=139 1234 5678&lang=zh").get_data(as_text=True)
+    assert "Other" in page and "91430100MA4L000002" in page and "91430100MA4L000001" not in page
+    assert "名称或信用代码包含，或完整的电话、身份证号" in page
+    assert "91430100MA4L000002" not in admin.get("/admin/enterprises?text=1391234").get_data(as_text=True)
