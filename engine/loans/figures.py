@@ -25,15 +25,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.models import LoanApplication, SlaBreach
-from engine.models.figures import STATUS_COLUMNS, BreachFigures, DailyFigures, DecisionDays
+from engine.models import LoanApplication, ProcessInstance, SlaBreach
+from engine.models.figures import STATUS_COLUMNS, BreachFigures, DailyFigures, DecisionDays, ProcessFigures
 from engine.workflow.working_days import SHANGHAI
 
-DAY, BREACH, HISTOGRAM = "day", "breach", "histogram"
+DAY, BREACH, HISTOGRAM, PROCESS = "day", "breach", "histogram", "process"
 _PENDING, _SNAPSHOTS = "figures_pending", "figures_snapshots"
-_TABLES = {DAY: DailyFigures.__table__, BREACH: BreachFigures.__table__, HISTOGRAM: DecisionDays.__table__}
+_TABLES = {DAY: DailyFigures.__table__, BREACH: BreachFigures.__table__, HISTOGRAM: DecisionDays.__table__,
+           PROCESS: ProcessFigures.__table__}
 _KEYS = {DAY: ("institution_id", "day"), BREACH: ("institution_id", "day", "kind"),
-         HISTOGRAM: ("institution_id", "working_days")}
+         HISTOGRAM: ("institution_id", "working_days"), PROCESS: ("definition_id",)}
 _COUNTERS = {name: tuple(c.name for c in table.columns if c.name not in _KEYS[name])
              for name, table in _TABLES.items()}
 _APPLICATION_FIELDS = ("institution_id", "status", "submitted_at", "accepted_at", "decided_at",
@@ -134,6 +135,9 @@ def note_breach_recorded(session: Session, institution_id: int, kind: str, at: d
 
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    for obj in session.new:
+        if isinstance(obj, ProcessInstance):  # an instance started (its definition: migrations keep the key)
+            add(session, {(PROCESS, obj.definition_id): {"started": 1}})
     for kind, fields, contribution in ((LoanApplication, _APPLICATION_FIELDS, application_contribution),
                                        (SlaBreach, _BREACH_FIELDS, breach_contribution)):
         for obj in session.new:

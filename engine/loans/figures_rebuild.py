@@ -7,8 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.models import LoanApplication, SlaBreach
-from engine.models.figures import STATUS_COLUMNS, BreachFigures, DailyFigures, DecisionDays
+from engine.models import LoanApplication, ProcessInstance, SlaBreach
+from engine.models.figures import STATUS_COLUMNS, BreachFigures, DailyFigures, DecisionDays, ProcessFigures
 
 
 def _day(bind: sa.Connection, column: Any) -> sa.ColumnElement:
@@ -25,7 +25,7 @@ def _raw(column: Any) -> sa.ColumnElement:
 
 def rebuild(bind: sa.Connection) -> None:
     """Replace the figures with what the tables say now (run in the caller's transaction)."""
-    for table in (DailyFigures, BreachFigures, DecisionDays):
+    for table in (DailyFigures, BreachFigures, DecisionDays, ProcessFigures):
         bind.execute(sa.delete(table))
     app = LoanApplication.__table__.c
     counters = ("submitted", "accepted", "decided", "approved", "amount_approved", "amount_disbursed",
@@ -55,6 +55,10 @@ def rebuild(bind: sa.Connection) -> None:
         app.institution_id, app.decision_working_days, sa.func.count()).where(
         app.decided_at.is_not(None), app.decision_working_days.is_not(None)).group_by(
         app.institution_id, app.decision_working_days)))
+
+    instance = ProcessInstance.__table__.c
+    bind.execute(sa.insert(ProcessFigures).from_select(["definition_id", "started"], sa.select(
+        instance.definition_id, sa.func.count()).group_by(instance.definition_id)))
 
     breach = SlaBreach.__table__.c
     acted = sa.case((breach.resolution == "acted", 1), else_=0)

@@ -47,8 +47,9 @@ def count_capped(session: Session, query: sa.Select, cap: int = COUNT_CAP) -> tu
 
 INBOX_SORTS = {
     "due": SortKey(TaskRow.due_at, datetime, nullable=True),
-    "amount": SortKey(LoanApplication.amount, Decimal),
-    "submitted": SortKey(LoanApplication.submitted_at, datetime),
+    # (key, application, task): the walk follows the applications' (institution, key, id) index.
+    "amount": SortKey(LoanApplication.amount, Decimal, then=LoanApplication.id),
+    "submitted": SortKey(LoanApplication.submitted_at, datetime, then=LoanApplication.id),
 }
 
 
@@ -87,10 +88,10 @@ def inbox_page(session: Session, institution_id: int, *, step: str | None = None
         conditions.append(TaskRow.assignee.is_not(None) if claimed else TaskRow.assignee.is_(None))
     key = INBOX_SORTS.get(sort, INBOX_SORTS["due"])
     query = (
-        sa.select(TaskRow, LoanApplication, Enterprise.name, key.column, TaskRow.id)
+        sa.select(TaskRow, LoanApplication, Enterprise.name, *key.columns, TaskRow.id)
         .join(LoanApplication, LoanApplication.id == TaskRow.application_id)
         .join(Enterprise, Enterprise.id == LoanApplication.enterprise_id)
-        .where(*conditions)
+        .where(*conditions, LoanApplication.institution_id == institution_id)  # the same: for its index
     )
     if enterprise:
         query = query.where(Enterprise.name.contains(enterprise, autoescape=True))
@@ -98,7 +99,7 @@ def inbox_page(session: Session, institution_id: int, *, step: str | None = None
     total, capped = count_capped(session, query if enterprise else sa.select(TaskRow.id).where(*conditions))
     found = keyset.page(session, query, key, TaskRow.id, descending=descending, after=keyset.decode(after, key),
                         before=keyset.decode(before, key), limit=limit)
-    return KeysetSlice([InboxRow(task, application, name) for task, application, name, _, _ in found.rows],
+    return KeysetSlice([InboxRow(row[0], row[1], row[2]) for row in found.rows],
                        total, capped, keyset.encode(found.previous), keyset.encode(found.next))
 
 
@@ -177,7 +178,7 @@ def find_applications(session: Session, actor: Actor, text: str | None = None, *
     else:
         total, capped = count_capped(session, visible)
     key = SEARCH_SORTS.get(sort, SEARCH_SORTS["submitted"])
-    found = keyset.page(session, visible.with_only_columns(LoanApplication.id, key.column, LoanApplication.id),
+    found = keyset.page(session, visible.with_only_columns(LoanApplication.id, *key.columns, LoanApplication.id),
                         key, LoanApplication.id, descending=descending, after=keyset.decode(after, key),
                         before=keyset.decode(before, key), limit=limit)
     return KeysetSlice(_found(session, [row[0] for row in found.rows]), total, capped,

@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session
 
 from engine.loans import statuses
 from engine.loans.operations import Effect, application_of_operation
-from engine.models import LoanApplication, ProcessDefinition, ProcessInstance, SurveyResponse, TaskRow
+from engine.models import (
+    LoanApplication,
+    ProcessDefinition,
+    ProcessFigures,
+    ProcessInstance,
+    SurveyResponse,
+    TaskRow,
+)
 from engine.workflow.errors import ModelError
 from engine.workflow.journal import record_audit
 from engine.workflow.runtime import InstanceOperation
@@ -92,16 +99,18 @@ class SurveyFigures:
 
 
 def survey_figures(session: Session, statuses: dict[str, int] | None = None) -> SurveyFigures:
-    """Counting queries: applications by status (or `statuses`, the board's kept counts), survey
-    instances, answers."""
+    """Applications by status, survey instances started, answers: counted, or with `statuses` (the board's
+    kept counts, engine/loans/figures.py) the first two from the kept figures."""
+    surveys = sa.select(ProcessDefinition.id).where(ProcessDefinition.key == SURVEY_PROCESS_KEY)
     if statuses is not None:
         due = sum(statuses.get(status, 0) for status in SURVEYED_STATUSES)
+        started = session.scalar(sa.select(sa.func.sum(ProcessFigures.started)).where(
+            ProcessFigures.definition_id.in_(surveys))) or 0
     else:
         due = session.scalar(sa.select(sa.func.count()).select_from(LoanApplication).where(
             LoanApplication.status.in_(SURVEYED_STATUSES))) or 0
-    surveys = sa.select(ProcessDefinition.id).where(ProcessDefinition.key == SURVEY_PROCESS_KEY)
-    started = session.scalar(sa.select(sa.func.count()).select_from(ProcessInstance).where(
-        ProcessInstance.definition_id.in_(surveys))) or 0
+        started = session.scalar(sa.select(sa.func.count()).select_from(ProcessInstance).where(
+            ProcessInstance.definition_id.in_(surveys))) or 0
     total = sum((getattr(SurveyResponse, name) for name in RATINGS), sa.literal(0))
     answered, satisfied = session.execute(sa.select(
         sa.func.count(), sa.func.count(sa.case((total >= SATISFIED_AVERAGE * len(RATINGS), 1))),

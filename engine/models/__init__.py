@@ -1,7 +1,7 @@
 """Every table of the platform (the runtime's and the domain's); the domain imports them from here."""
 
 from engine.models.access import ApiCredential, IdempotencyRecord, LoginFailure, UserAccount
-from engine.models.figures import BreachFigures, DailyFigures, DecisionDays
+from engine.models.figures import BreachFigures, DailyFigures, DecisionDays, ProcessFigures
 from engine.models.loans import (
     CreditAuthorization,
     Enterprise,
@@ -41,6 +41,7 @@ __all__ = [
     "BreachFigures",
     "DailyFigures",
     "DecisionDays",
+    "ProcessFigures",
     "Base",
     "CalendarDay",
     "CalendarYear",

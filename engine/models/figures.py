@@ -75,3 +75,12 @@ class DecisionDays(Base):
     institution_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     working_days: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     decided: Mapped[int] = _count()
+
+
+class ProcessFigures(Base):
+    """How many instances of one process definition were started (the board's survey invitations)."""
+
+    __tablename__ = "figures_process"
+
+    definition_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    started: Mapped[int] = _count()

@@ -80,6 +80,8 @@ class LoanApplication(Base):
         # The lists' keyset pages, newest first (engine/loans/listing.py).
         sa.Index("ix_application_submitted", "submitted_at", "id"),
         sa.Index("ix_application_institution_submitted", "institution_id", "submitted_at", "id"),
+        sa.Index("ix_application_institution_amount", "institution_id", "amount", "id"),
+        sa.Index("ix_application_status_submitted", "status", "submitted_at", "id"),
     )
 
     id: Mapped[int] = pk()

@@ -51,6 +51,12 @@ def upgrade() -> None:
         _count('decided'),
         sa.PrimaryKeyConstraint('institution_id', 'working_days'),
     )
+    op.create_table(
+        'figures_process',
+        sa.Column('definition_id', sa.Integer(), nullable=False),
+        _count('started'),
+        sa.PrimaryKeyConstraint('definition_id'),
+    )
     # Today's counts by range (open tasks due today or overdue; provisional deadlines), and the lists'
     # keyset pages (engine/loans/listing.py).
     op.create_index('ix_task_state_due', 'task', ['state', 'due_at'])
@@ -58,6 +64,8 @@ def upgrade() -> None:
     op.create_index('ix_application_submitted', 'loan_application', ['submitted_at', 'id'])
     op.create_index('ix_application_institution_submitted', 'loan_application',
                     ['institution_id', 'submitted_at', 'id'])
+    op.create_index('ix_application_institution_amount', 'loan_application', ['institution_id', 'amount', 'id'])
+    op.create_index('ix_application_status_submitted', 'loan_application', ['status', 'submitted_at', 'id'])
     from engine.loans.figures_rebuild import rebuild
 
     rebuild(op.get_bind())
@@ -65,10 +73,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index('ix_application_status_submitted', table_name='loan_application')
+    op.drop_index('ix_application_institution_amount', table_name='loan_application')
     op.drop_index('ix_application_institution_submitted', table_name='loan_application')
     op.drop_index('ix_application_submitted', table_name='loan_application')
     op.drop_index('ix_timer_provisional_state', table_name='timer')
     op.drop_index('ix_task_state_due', table_name='task')
+    op.drop_table('figures_process')
     op.drop_table('figures_decision_days')
     op.drop_index('ix_figures_breach_day_day', table_name='figures_breach_day')
     op.drop_table('figures_breach_day')

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from engine.loans import metrics, services
 from engine.loans.figures_rebuild import rebuild
-from engine.models import BreachFigures, DailyFigures, DecisionDays, LoanApplication, SlaBreach
+from engine.loans.satisfaction import survey_figures
+from engine.models import BreachFigures, DailyFigures, DecisionDays, LoanApplication, ProcessFigures, SlaBreach
 from engine.workflow import tasks
 from engine.workflow.timers import sweep_due_timers
 from tests.conftest import APPROVAL, ON_POSTGRES, cst, scalar
@@ -30,7 +31,8 @@ def assert_figures_match_a_scan(engine, now):
         kept_statuses = metrics.status_counts(session)
         scanned_statuses = dict(session.execute(sa.select(LoanApplication.status, sa.func.count()).group_by(
             LoanApplication.status)).all())
-    assert kept == scanned
+        kept_survey, scanned_survey = survey_figures(session, kept_statuses), survey_figures(session)
+    assert kept == scanned and kept_survey == scanned_survey
     assert {s: n for s, n in kept_statuses.items() if n} == scanned_statuses
     return kept
 
@@ -38,7 +40,7 @@ def assert_figures_match_a_scan(engine, now):
 def _figure_rows(engine):
     with engine.reading() as session:
         return [sorted(tuple(row) for row in session.execute(sa.select(*table.__table__.columns)))
-                for table in (DailyFigures, BreachFigures, DecisionDays)]
+                for table in (DailyFigures, BreachFigures, DecisionDays, ProcessFigures)]
 
 
 def _open_task(engine, actor, application_id, bpmn_id):
@@ -80,6 +82,8 @@ def test_the_kept_figures_equal_a_scan_after_a_mixed_history(engine, parties, su
     assert sum(week.accepted_late for week in weeks) == 2  # late_by_sweep and late_by_step
     assert sum(week.decided_late for week in weeks) == 1
     assert sum(record.applications for record in records) == 8 and unanswered
+    with engine.reading() as session:
+        assert survey_figures(session).started == 2  # the disbursement and the rejection started one each
 
     before = _figure_rows(engine)
     with engine.transaction() as session:

@@ -31,12 +31,13 @@ def inbox(engine, parties, submit, clock):
 
 def _expected(engine, sort, descending, bank):
     with engine.reading() as session:
-        rows = session.execute(sa.select(TaskRow.id, TaskRow.due_at, LoanApplication.amount,
+        rows = session.execute(sa.select(TaskRow.id, TaskRow.application_id, TaskRow.due_at, LoanApplication.amount,
                                          LoanApplication.submitted_at).join(
             LoanApplication, LoanApplication.id == TaskRow.application_id).where(
             TaskRow.institution_id == bank, TaskRow.state == "open", TaskRow.role == "institution")).all()
     keys = {"due": lambda r: (r.due_at is None, r.due_at or r.submitted_at, r.id),
-            "amount": lambda r: (r.amount, r.id), "submitted": lambda r: (r.submitted_at, r.id)}
+            "amount": lambda r: (r.amount, r.application_id, r.id),
+            "submitted": lambda r: (r.submitted_at, r.application_id, r.id)}
     return [row.id for row in sorted(rows, key=keys[sort], reverse=descending)]
 
 
