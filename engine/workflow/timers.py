@@ -127,6 +127,8 @@ def sweep_due_timers(engine: Engine, batch_size: int = 100, max_batches: int | N
         total.claimed += result.claimed
         total.instances += result.instances
         total.failed += result.failed
+        total.skipped += result.skipped
+        total.rows += result.rows
         if result.rows < batch_size:  # the claim found fewer due timers than it asked for: none left
             break
     return total
