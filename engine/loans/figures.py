@@ -16,6 +16,7 @@ are locked in one order (no deadlock between two steps) and only for the moment 
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -193,15 +194,23 @@ def install(factory: sessionmaker[Session]) -> None:
 
 
 def write(session: Session, changes: Changes) -> None:
-    """One upsert per table adding `changes` to the figures, rows in key order; nothing for no change."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    for name, table in _TABLES.items():
+    """One upsert per table adding `changes` to the figures, rows in key order; nothing for no change.
+
+    The statements are prepared once per dialect and table and run with the rows as parameters (building
+    an upsert per commit cost more than the rest of a step's own writes)."""
+    dialect = session.get_bind().dialect.name
+    for name in _TABLES:
         keys, counters = _KEYS[name], _COUNTERS[name]
         rows = [dict(zip(keys, key[1:], strict=True)) | {c: row.get(c, 0) for c in counters}
                 for key, row in sorted(((k, r) for k, r in changes.items() if k[0] == name and any(r.values())),
                                        key=lambda item: item[0])]
-        if not rows:
-            continue
-        insert = dialect.insert(table)
-        session.execute(insert.values(rows).on_conflict_do_update(
-            index_elements=list(keys), set_={c: table.c[c] + insert.excluded[c] for c in counters}))
+        if rows:
+            session.connection().execute(_upsert(dialect, name), rows)
+
+
+@functools.cache
+def _upsert(dialect: str, name: str) -> sa.Insert:
+    table = _TABLES[name]
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return insert.on_conflict_do_update(index_elements=list(_KEYS[name]),
+                                        set_={c: table.c[c] + insert.excluded[c] for c in _COUNTERS[name]})
