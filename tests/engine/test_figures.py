@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import pytest
 import sqlalchemy as sa
 
 from engine.loans import metrics, services
@@ -18,7 +17,7 @@ from engine.loans.satisfaction import survey_figures
 from engine.models import BreachFigures, DailyFigures, DecisionDays, LoanApplication, ProcessFigures, SlaBreach
 from engine.workflow import tasks
 from engine.workflow.timers import sweep_due_timers
-from tests.conftest import APPROVAL, ON_POSTGRES, cst, scalar
+from tests.conftest import APPROVAL, cst, scalar
 from tests.engine.racing import race
 
 MATERIAL = {"decision": "supplement", "material_requested": "近三个月的银行流水"}
@@ -108,7 +107,6 @@ def test_a_rolled_back_savepoint_takes_its_figures_with_it(engine, parties, subm
     assert_figures_match_a_scan(engine, clock.now())
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite runs one writer at a time")
 def test_late_steps_racing_the_sweep_keep_the_figures_exact(engine, parties, submit, clock):
     for _ in range(3):
         clock.set(cst("2026-09-30 10:00"))
@@ -125,7 +123,6 @@ def test_late_steps_racing_the_sweep_keep_the_figures_exact(engine, parties, sub
         assert_figures_match_a_scan(engine, clock.now())
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite runs one writer at a time")
 def test_concurrent_submissions_of_one_institution_lose_no_increment(engine, parties, submit, clock):
     outcomes = race(*(submit for _ in range(8)))
     assert all(isinstance(outcome, int) for outcome in outcomes), outcomes
