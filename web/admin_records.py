@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -126,28 +128,25 @@ def review_identity(enterprise_id: int) -> Response:
     return redirect(url_for("admin_records.enterprise", enterprise_id=enterprise_id))
 
 
-def _renamed(error: ValidationFailed | None) -> None:
-    if error is None:
-        flash(_("The name was changed."), "success")
-    else:
+def _rename(change: Callable[..., None], *ids: int) -> None:
+    """Run one of admin_records' renames with the form; flash its outcome (404 if the record is gone)."""
+    try:
+        with engine().transaction() as session:
+            change(session, engine().clock.now(), current_actor().id, *ids, dict(request.form))
+    except NotFound:
+        abort(404)
+    except ValidationFailed as error:
         messages = [message for field in worded(error.problems).values() for message in field]
         flash(_("The name was not changed: %(reason)s", reason=messages[0] if messages else ""), "error")
+    else:
+        flash(_("The name was changed."), "success")
 
 
 @bp.post(f"/institutions/<{ID}:institution_id>/name")
 @roles_required(SYSTEM_ADMIN)
 def rename_institution(institution_id: int) -> Response:
     """Rename an institution (its code stays)."""
-    failure = None
-    try:
-        with engine().transaction() as session:
-            admin_records.rename_institution(session, engine().clock.now(), current_actor().id, institution_id,
-                                             dict(request.form))
-    except NotFound:
-        abort(404)
-    except ValidationFailed as error:
-        failure = error
-    _renamed(failure)
+    _rename(admin_records.rename_institution, institution_id)
     return redirect(url_for("admin.institution", institution_id=institution_id))
 
 
@@ -155,16 +154,7 @@ def rename_institution(institution_id: int) -> Response:
 @roles_required(SYSTEM_ADMIN)
 def rename_product(institution_id: int, product_id: int) -> Response:
     """Rename a loan product (its code stays)."""
-    failure = None
-    try:
-        with engine().transaction() as session:
-            admin_records.rename_product(session, engine().clock.now(), current_actor().id, institution_id,
-                                         product_id, dict(request.form))
-    except NotFound:
-        abort(404)
-    except ValidationFailed as error:
-        failure = error
-    _renamed(failure)
+    _rename(admin_records.rename_product, institution_id, product_id)
     return redirect(url_for("admin.institution", institution_id=institution_id))
 
 
@@ -172,13 +162,5 @@ def rename_product(institution_id: int, product_id: int) -> Response:
 @roles_required(SYSTEM_ADMIN)
 def rename_user(user_id: int) -> Response:
     """Change a user's display name (the username is their identity in the audit trail and stays)."""
-    failure = None
-    try:
-        with engine().transaction() as session:
-            admin_records.rename_user(session, engine().clock.now(), current_actor().id, user_id, dict(request.form))
-    except NotFound:
-        abort(404)
-    except ValidationFailed as error:
-        failure = error
-    _renamed(failure)
+    _rename(admin_records.rename_user, user_id)
     return redirect(url_for("admin.users"))
