@@ -12,7 +12,7 @@ NPM_STAMP := node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-sqlite test-postgres bench bench-scale lint clean translations stress
+.PHONY: run serve test test-sqlite test-postgres bench bench-scale lint clean translations stress
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ run: $(STAMP) $(NPM_STAMP) translations
 	@echo "Serving on http://127.0.0.1:$(PORT)/ (web + timer scheduler in one process)"
 	SCHEDULER_ENABLED=1 $(BIN)/waitress-serve --listen=127.0.0.1:$(PORT) --threads=8 \
 		--max-request-body-size=$(MAX_BODY_BYTES) --call web:create_app
+
+# Several web processes for PostgreSQL (gunicorn, web/gunicorn_config.py): DATABASE_URL and SECRET_KEY (shared
+# by the processes) come from the environment (run `flask --app web init-db` on the database first);
+# WEB_PROCESSES (default: the CPUs), WEB_THREADS (8) and PORT may be overridden. These processes run no timers:
+# start the sweep, deliveries, purge and reports separately with `.venv/bin/flask --app web worker` (one or
+# more). SQLite stays on `make run`.
+serve: $(STAMP) $(NPM_STAMP) translations
+	SCHEDULER_ENABLED=0 PORT=$(PORT) $(if $(WEB_PROCESSES),WEB_PROCESSES=$(WEB_PROCESSES),) \
+		$(if $(WEB_THREADS),WEB_THREADS=$(WEB_THREADS),) $(BIN)/gunicorn -c python:web.gunicorn_config 'web:create_app()'
 
 # The suite on the embedded default (SQLite); set DATABASE_URL to run it on PostgreSQL.
 test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) translations
