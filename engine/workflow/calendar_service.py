@@ -39,6 +39,7 @@ def load_official_schedule(
         store_official_year(session, year, rules, source, actor, engine.clock)
         record_audit(session, engine.clock.now(), actor, "calendar_loaded",
                      detail={"year": year, "rules": len(rules), "source": source})
+    engine.calendars.invalidate()  # committed: this process's deadlines use the new year from now on
     instances, moved = recompute_provisional_deadlines(engine, actor, progress)
     return ScheduleLoad(year, len(rules), instances, moved)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from threading import Lock
 
@@ -48,18 +49,39 @@ _FINGERPRINT = sa.select(sa.func.count(), sa.func.max(CalendarYear.__table__.c.l
     CalendarYear.__table__)
 
 
-class CalendarProvider:
-    """Builds the calendar from the database and reuses it until a year is loaded anywhere."""
+# How long a checked calendar is used without asking the database again. A year loaded in this
+# process is seen at once (`invalidate`); one loaded by another process within this many seconds.
+RECHECK_SECONDS = 1.0
 
-    def __init__(self) -> None:
+
+class CalendarProvider:
+    """Builds the calendar from the database and reuses it until a year is loaded anywhere.
+
+    Whether a year was loaded is checked at most once per `recheck_seconds` (a cheap count), not in
+    every operation that computes a deadline.
+    """
+
+    def __init__(self, recheck_seconds: float = RECHECK_SECONDS) -> None:
         self._calendar: WorkingDayCalendar | None = None
         self._fingerprint: tuple[object, ...] | None = None
+        self._checked_at = float("-inf")
+        self.recheck_seconds = recheck_seconds
         self._lock = Lock()
 
+    def invalidate(self) -> None:
+        """Check the database on the next use (a year was loaded here and committed)."""
+        with self._lock:
+            self._checked_at = float("-inf")
+
     def get(self, session: Session) -> WorkingDayCalendar:
+        calendar = self._calendar
+        now = time.monotonic()
+        if calendar is not None and now - self._checked_at < self.recheck_seconds:
+            return calendar
         # Cheap check that also sees loads made by other processes.
         fingerprint = tuple(session.connection().execute(_FINGERPRINT).one())
-        calendar = self._calendar
+        with self._lock:
+            self._checked_at = now
         if calendar is None or fingerprint != self._fingerprint:
             rules = [DayRule(d.day, d.kind, d.name) for d in session.scalars(sa.select(CalendarDay))]
             years = session.scalars(sa.select(CalendarYear.year)).all()

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from engine.loans import services
 from engine.models import AuditEvent, CalendarYear, LoanApplication, TaskRow, TimerRow
+from engine.platform.bootstrap import build_engine
 from engine.workflow.calendar_service import load_official_schedule
 from engine.workflow.timers import sweep_due_timers
 from engine.workflow.working_days import CalendarError
@@ -89,3 +90,56 @@ def test_a_malformed_schedule_changes_nothing(engine, submit, clock):
     assert scalar(engine, sa.select(CalendarYear).where(CalendarYear.year == 2027)) is None
     assert scalar(engine, sa.select(sa.func.count()).select_from(TimerRow).where(
         TimerRow.provisional.is_(True))) == 1
+
+
+def _fingerprint_checks(engine, reads: int) -> int:
+    """How many freshness checks `reads` calendar reads in separate transactions make."""
+    statements: list[str] = []
+    bind = engine.session_factory.kw["bind"]
+
+    def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        if "calendar_year" in statement and "count(" in statement:
+            statements.append(statement)
+    sa.event.listen(bind, "before_cursor_execute", count)
+    try:
+        for _ in range(reads):
+            with engine.reading() as session:
+                engine.calendars.get(session)
+    finally:
+        sa.event.remove(bind, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_the_calendar_is_rechecked_at_most_once_per_interval_and_at_once_after_a_load_here(engine):
+    engine.calendars.invalidate()
+    engine.calendars.recheck_seconds = 3600
+    assert _fingerprint_checks(engine, 5) == 1  # the first read checks, the next four reuse it
+    engine.calendars.invalidate()
+    assert _fingerprint_checks(engine, 3) == 1
+    engine.calendars.recheck_seconds = 0
+    assert _fingerprint_checks(engine, 3) == 3
+
+
+def test_a_year_loaded_by_another_process_is_seen_after_the_interval(engine, database_url, clock):
+    """Another engine on the same database stands for another process: its load is seen here once the
+    interval has passed (not at once: that is the price of not asking in every operation)."""
+    engine.calendars.recheck_seconds = 3600
+    with engine.reading() as session:
+        assert not engine.calendars.get(session).is_official_year(2027)
+    other = build_engine(database_url, clock)
+    load_official_schedule(other, SCHEDULE_2027, "test", "admin", partial=True)
+    other.session_factory.kw["bind"].dispose()
+    with engine.reading() as session:
+        assert not engine.calendars.get(session).is_official_year(2027)  # within the interval
+    engine.calendars.recheck_seconds = 0
+    with engine.reading() as session:
+        assert engine.calendars.get(session).is_official_year(2027)
+
+
+def test_a_year_loaded_in_this_process_is_used_at_once(engine):
+    engine.calendars.recheck_seconds = 3600
+    with engine.reading() as session:
+        assert not engine.calendars.get(session).is_official_year(2027)
+    load_official_schedule(engine, SCHEDULE_2027, "test", "admin", partial=True)
+    with engine.reading() as session:
+        assert engine.calendars.get(session).is_official_year(2027)

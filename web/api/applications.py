@@ -13,6 +13,7 @@ from flask_smorest import Blueprint
 
 from engine.loans import queries, services
 from engine.loans.actors import APPLICATION_NOT_FOUND
+from engine.models import LoanApplication
 from engine.platform import authorizations, privacy
 from engine.workflow.errors import NotFound
 from web.api.auth import current_actor
@@ -72,6 +73,15 @@ def _view(reference: str, record_view: bool = False, reveal: bool = False) -> An
         return application
 
 
+def _answer(application: LoanApplication) -> LoanApplication:
+    """The application a step of this request has just changed (no second read of it), with the open
+    tasks the current actor acts on."""
+    with _engine().reading() as session:
+        application.open_tasks = queries.open_tasks_of(session, [application.id], current_actor()).get(
+            application.id, [])
+    return application
+
+
 def _documented_errors(view):  # noqa: ANN001, ANN202 - decorator over flask-smorest views
     for code in ERRORS:
         view = blp.alt_response(code, schema=ErrorOut, description="Error")(view)
@@ -120,8 +130,7 @@ class Applications(MethodView):
     @_documented_errors
     def post(self, args: dict[str, Any]) -> Any:
         """Submit an application with the enterprise's credit-query authorization."""
-        application = services.submit(_engine(), current_actor(), args)
-        return _view(application.reference)
+        return _answer(services.submit(_engine(), current_actor(), args))
 
 
 @blp.route("/<reference>")
@@ -153,8 +162,7 @@ def get_contact(reference: str) -> Any:
 @_one_answer_for_missing
 def accept(args: dict[str, Any], reference: str) -> Any:
     """Accept (受理) the application."""
-    services.accept(_engine(), current_actor(), reference, args)
-    return _view(reference)
+    return _answer(services.accept(_engine(), current_actor(), reference, args))
 
 
 @blp.route("/<reference>/decision", methods=["POST"])
@@ -173,10 +181,8 @@ def decide(args: dict[str, Any], reference: str) -> Any:
     decision = args.pop("decision")
     if decision == "approve":
         args.pop("reason", None)
-        services.approve(_engine(), current_actor(), reference, drop_none(args))
-    else:
-        services.reject(_engine(), current_actor(), reference, {"reason": args.get("reason", "")})
-    return _view(reference)
+        return _answer(services.approve(_engine(), current_actor(), reference, drop_none(args)))
+    return _answer(services.reject(_engine(), current_actor(), reference, {"reason": args.get("reason", "")}))
 
 
 @blp.route("/<reference>/disbursement", methods=["POST"])
@@ -192,8 +198,7 @@ def disburse(args: dict[str, Any], reference: str) -> Any:
     decision reported it.
     """
     args["disbursed_on"] = args["disbursed_on"].isoformat()
-    services.disburse(_engine(), current_actor(), reference, args)
-    return _view(reference)
+    return _answer(services.disburse(_engine(), current_actor(), reference, args))
 
 
 @blp.route("/<reference>/settlement", methods=["POST"])
@@ -204,8 +209,8 @@ def disburse(args: dict[str, Any], reference: str) -> Any:
 @_one_answer_for_missing
 def settle(args: dict[str, Any], reference: str) -> Any:
     """Report that the loan is settled (结清)."""
-    services.settle(_engine(), current_actor(), reference, {"settled_on": args["settled_on"].isoformat()})
-    return _view(reference)
+    settled = {"settled_on": args["settled_on"].isoformat()}
+    return _answer(services.settle(_engine(), current_actor(), reference, settled))
 
 
 @blp.route("/<reference>/withdraw", methods=["POST"])
@@ -216,5 +221,4 @@ def settle(args: dict[str, Any], reference: str) -> Any:
 @_one_answer_for_missing
 def withdraw(args: dict[str, Any], reference: str) -> Any:
     """Withdraw my application (before the decision)."""
-    services.withdraw(_engine(), current_actor(), reference, args)
-    return _view(reference)
+    return _answer(services.withdraw(_engine(), current_actor(), reference, args))
