@@ -23,7 +23,6 @@ from engine.loans.task_policy import LoanTaskPolicy
 from engine.models import CreditAuthorization, Enterprise, Institution, LoanApplication, LoanProduct, TaskRow
 from engine.workflow import tasks
 from engine.workflow.binding import InstanceContext
-from engine.workflow.definitions import latest_definition
 from engine.workflow.errors import Forbidden, InvalidTransition, NotFound, StepAlreadyTaken, ValidationFailed
 from engine.workflow.instance_lock import InstanceLock
 from engine.workflow.runtime import Engine, InstanceOperation, retry_on_conflict
@@ -73,7 +72,7 @@ def submit(engine: Engine, actor: Actor, data: dict[str, Any]) -> LoanApplicatio
             application_id=application.id, enterprise_id=actor.enterprise_id,
             institution_id=application.institution_id, **authorization,
         ))
-        definition = latest_definition(session, LOAN_PROCESS_KEY)
+        definition = engine.latest_definition(session, LOAN_PROCESS_KEY)
         operation = engine.start(
             session, definition, application.reference,
             _start_data(application, institution, product),

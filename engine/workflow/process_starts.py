@@ -80,7 +80,7 @@ def start_once(operation: InstanceOperation, key: str, data: dict[str, Any] | No
     """
     engine, session = operation.engine, operation.session
     business_key = operation.instance.business_key
-    definition = latest_definition(session, key, required=False)
+    definition = engine.latest_definition(session, key, required=False)
     if definition is None:
         raise ModelError(f"{OPERATOR}{f' in {activity}' if activity else ''}: no process {key!r} is deployed",
                          activity=activity)

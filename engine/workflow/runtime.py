@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from threading import Lock
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -207,6 +207,20 @@ class Engine:
             self._definitions[definition_id] = definition
         return definition
 
+    @overload
+    def latest_definition(self, session: Session, key: str, required: Literal[True] = True) -> ProcessDefinition: ...
+    @overload
+    def latest_definition(self, session: Session, key: str, required: bool) -> ProcessDefinition | None: ...
+    def latest_definition(self, session: Session, key: str, required: bool = True) -> ProcessDefinition | None:
+        """The newest deployed version of `key`, its id looked up and the definition cached (NotFound if
+        there is none, unless not `required`)."""
+        definition_id = session.connection().execute(_LATEST_DEFINITION_ID, {"key": key}).scalar()
+        if definition_id is None:
+            if required:
+                raise NotFound(f"No process definition {key!r} is deployed")
+            return None
+        return self.definition(session, definition_id)
+
     def start(self, session: Session, definition: ProcessDefinition, business_key: str,
               data: dict[str, Any], context: InstanceContext) -> InstanceOperation:
         """Create an instance of `definition`, run it to its first wait state, flush it."""
@@ -374,6 +388,10 @@ class InstanceOperation:
 
 
 _INSTANCE = table_of(ProcessInstance)
+_DEFINITION = table_of(ProcessDefinition)
+# Prepared once: only the id (the definition itself, with its XML, comes from the engine's cache).
+_LATEST_DEFINITION_ID = (sa.select(_DEFINITION.c.id).where(_DEFINITION.c.key == sa.bindparam("key"))
+                         .order_by(_DEFINITION.c.version.desc()).limit(1))
 _SAVE_INSTANCE = (
     sa.update(_INSTANCE)
     .where(_INSTANCE.c.id == sa.bindparam("iid"), _INSTANCE.c.version == sa.bindparam("expected_version"))
