@@ -60,6 +60,12 @@ preload_app = False  # see above: every worker builds the app (and its database 
 timeout = 60
 graceful_timeout = 30  # on SIGTERM, requests in progress get this long to finish
 keepalive = 5  # seconds an idle keep-alive connection (a bank's client between calls) is kept
+# Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections over them.
+# On one shared socket the worker that wakes first accepts every connection arriving together, and a
+# bank's system keeps its connection open: with 8 clients starting at once, one worker got all of them
+# and the other stayed idle (bench/http_api.py). The cost: another server started by the same user on
+# the same port would share it rather than fail to bind.
+reuse_port = True
 accesslog = os.environ.get("WEB_ACCESS_LOG") or None
 errorlog = "-"
 proc_name = "loans-web"
