@@ -30,8 +30,13 @@ def count_statements(url: str, lifecycles: int = 5) -> dict[str, float]:
     bind = app.extensions["engine"].session_factory.kw["bind"]
     counted: list[str] = []
 
+    transactions: list[int] = []
+
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         counted.append(statement)
+
+    def begin(conn: Any) -> None:
+        transactions.append(1)
 
     def post(secret: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = client.post(path, json=body, headers={"Authorization": f"Bearer {secret}",
@@ -58,14 +63,17 @@ def count_statements(url: str, lifecycles: int = 5) -> dict[str, float]:
     for _ in range(3):
         lifecycle()  # warm caches (model, calendar, definitions)
     sa.event.listen(bind, "before_cursor_execute", count)
+    sa.event.listen(bind, "begin", begin)
     try:
         for _ in range(lifecycles):
             lifecycle()
     finally:
         sa.event.remove(bind, "before_cursor_execute", count)
+        sa.event.remove(bind, "begin", begin)
         bind.dispose()
     transaction_control = sum(1 for statement in counted if statement.split(None, 1)[0].upper() == "BEGIN")
-    return {"statements": len(counted) / lifecycles, "transaction_control": transaction_control / lifecycles}
+    return {"statements": len(counted) / lifecycles, "transaction_control": transaction_control / lifecycles,
+            "transactions": len(transactions) / lifecycles}
 
 
 def measure() -> dict[str, str]:
@@ -77,6 +85,7 @@ def measure() -> dict[str, str]:
         "http_statements_per_lifecycle": f"{sqlite['statements']:.0f}",
         "http_statements_per_lifecycle_without_begin": f"{sqlite['statements'] - sqlite['transaction_control']:.0f}",
         "http_statements_per_lifecycle_pg": f"{postgres['statements']:.0f}",
+        "http_transactions_per_lifecycle_pg": f"{postgres['transactions']:.1f}",
     }
 
 

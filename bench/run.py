@@ -217,6 +217,9 @@ def main() -> None:
     from bench.http_api import rss_cases, run_http_benchmarks, scale_plan
 
     http_figures = run_http_benchmarks(args.quick)
+    from bench.http_statements import measure as measure_statements
+
+    http_figures.update(measure_statements())
     scale_rounds, scale_per_client = scale_plan(args.quick)
     http_detail = ("a lifecycle is submit, accept, decide, disburse, settle, with an Idempotency-Key on every POST "
                    "(as the bank client sends) and one keep-alive connection per client and party. First waitress "
@@ -230,10 +233,15 @@ def main() -> None:
                    f"per lifecycle, gunicorn's workers {http_figures['http_server_cpu_ms_per_lifecycle_pg']} ms (the "
                    f"rest is PostgreSQL's). Last, one gunicorn process on PostgreSQL takes {rss_cases(args.quick):,} "
                    "lifecycles from 8 concurrent client processes after 20 sequential ones: its worker's VmRSS "
-                   "(/proc/<pid>/status) after those 20 and at the end")
+                   "(/proc/<pid>/status) after those 20 and at the end. Statements: every statement the app sends "
+                   "to the database in a keyed lifecycle, counted at the driver in-process (bench/http_statements.py; "
+                   "SQLite's BEGIN IMMEDIATE included; on PostgreSQL not counted: psycopg's implicit BEGIN, the "
+                   "COMMIT and the pool's pre-ping, one each per transaction: "
+                   f"{http_figures['http_transactions_per_lifecycle_pg']} transactions per lifecycle)")
     http_targets = [("http_lifecycles_per_s", "at least 60 lifecycles per second sequentially on SQLite (one process)",
                      lambda v: v >= 60),
                     ("http_step_p50_ms", "step p50 at most 5 ms", lambda v: v <= 5),
+                    ("http_statements_per_lifecycle", "at most 45 statements per keyed lifecycle", lambda v: v <= 45),
                     ("http_scale_2_processes_pg", "two gunicorn processes at least 1.7 times one on PostgreSQL",
                      lambda v: v >= 1.7)]
     _write_benchmarks("HTTP API", http_figures, command, http_detail, http_targets)
