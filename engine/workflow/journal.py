@@ -21,7 +21,11 @@ _DEFERRED = "journal_deferred"
 @contextmanager
 def deferred_journal(session: Session) -> Iterator[None]:
     """Audit events and outbox messages written inside go out on leaving, one statement per table (the
-    sweep's batches). If the body raises, nothing is written: the transaction is being rolled back."""
+    sweep's batches, a list's reads). If the body raises, nothing is written: the transaction is being
+    rolled back. Inside another deferred journal, the rows join that one's."""
+    if _DEFERRED in session.info:
+        yield
+        return
     rows: dict[str, list[dict[str, Any]]] = {"audit": [], "outbox": []}
     session.info[_DEFERRED] = rows
     try:

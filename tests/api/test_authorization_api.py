@@ -91,3 +91,29 @@ def test_a_closed_case_is_read_for_the_retention_window_then_refused(callers, re
     assert response.json["readable_until"] == "2027-03-29T02:00:00+00:00"
     assert callers.bank_a.get("/api/v1/applications").json["items"] == []  # not listed either
     assert _refusals(engine) == [{"wanted": "read", "via": "api", "reason": "withdrawn"}]
+
+
+def test_a_banks_list_puts_every_application_read_on_record_in_one_statement_per_table(callers, parties, clock,
+                                                                                       engine):
+    """A bank's system polls its list (every 10 s): each listed application is on record as read, for its
+    purpose, but the page's rows are written together, not two statements per application."""
+    references = []
+    for _ in range(4):
+        response = callers.enterprise.post("/api/v1/applications", application_input(parties, clock.now()))
+        references.append(response.json["reference"])
+    inserts: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserts.append(statement.split("(", 1)[0].split()[-1])
+    bind = engine.session_factory.kw["bind"]
+    sa.event.listen(bind, "before_cursor_execute", count)
+    try:
+        response = callers.bank_a.get("/api/v1/applications")
+    finally:
+        sa.event.remove(bind, "before_cursor_execute", count)
+    assert response.status_code == 200 and len(response.json["items"]) == 4
+    assert sorted(inserts) == ["audit_event", "disclosure_record"]
+    assert _ledger(engine) == [("read", "api", "handling_application")] * 4
+    viewed = rows(engine, sa.select(AuditEvent.application_id).where(AuditEvent.action == "viewed"))
+    assert len(viewed) == 4
