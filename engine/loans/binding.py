@@ -145,7 +145,7 @@ def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str | Non
         provisional = bool(session.connection().execute(_TIMER_PROVISIONAL, {
             "instance_id": operation.instance.id, "spiff_task_id": timer_id}).scalar())
     # One breach per application and kind: a second firing (a re-run after a model change) adds nothing.
-    inserted = session.connection().execute(insert_ignoring_conflicts(session, _BREACH).returning(_BREACH.c.id), {
+    inserted = session.connection().execute(insert_ignoring_conflicts(session, _BREACH, _BREACH.c.id), {
         "institution_id": application.institution_id, "application_id": application.id, "kind": kind,
         "due_at": due, "breached_at": operation.now, "provisional": provisional, "resolved_at": None,
         "late_seconds": None, "late_working_days": None, "resolution": None,

@@ -45,7 +45,7 @@ class StoredResponse:
 def claim(session: Session, now: datetime, credential_id: int, key: str,
           request_hash: str) -> StoredResponse | None:
     """Claim `key` in the caller's transaction; return the stored response if it was answered before."""
-    inserted = session.execute(insert_ignoring_conflicts(session, _RECORD).returning(_RECORD.c.id), {
+    inserted = session.execute(insert_ignoring_conflicts(session, _RECORD, _RECORD.c.id), {
         "credential_id": credential_id, "key": key, "request_hash": request_hash, "state": "in_progress",
         "status_code": None, "response": None, "created_at": now,
     }).first()

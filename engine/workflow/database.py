@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -91,10 +92,18 @@ def rows_matched(result: sa.Result[Any]) -> int:
     return result.rowcount
 
 
-def insert_ignoring_conflicts(session: Session, table: sa.Table) -> sa.Insert:
+def insert_ignoring_conflicts(session: Session, table: sa.Table, *returning: sa.ColumnElement[Any]) -> sa.Insert:
     """An INSERT that skips a row clashing with a unique constraint (a ledger entry written twice).
 
-    Add `.returning(...)` to learn whether the row went in: psycopg reports no rowcount here.
+    Pass `returning` columns to learn whether the row went in: psycopg reports no rowcount here.
+    Built once per dialect, table and returning columns (building one per call costs more than running it).
     """
-    dialect = postgresql if is_postgresql(session) else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    return _insert_ignoring_conflicts(session.get_bind().dialect.name, table, returning)
+
+
+@functools.cache
+def _insert_ignoring_conflicts(dialect_name: str, table: sa.Table,
+                               returning: tuple[sa.ColumnElement[Any], ...]) -> sa.Insert:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing()
+    return statement.returning(*returning) if returning else statement

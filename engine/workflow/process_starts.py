@@ -88,7 +88,7 @@ def start_once(operation: InstanceOperation, key: str, data: dict[str, Any] | No
         return {"started": False}
     now = engine.clock.now()
     actor = getattr(operation.actor, "id", None) or SYSTEM_ACTOR
-    claimed = session.execute(insert_ignoring_conflicts(session, _START).returning(_START.c.id), {
+    claimed = session.execute(insert_ignoring_conflicts(session, _START, _START.c.id), {
         "business_key": business_key, "process_key": key, "instance_id": None,
         "parent_instance_id": operation.instance.id, "started_at": now, "started_by": actor,
     }).first()

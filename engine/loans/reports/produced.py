@@ -46,7 +46,7 @@ def produce(engine: Engine, period: Period) -> Produced | None:
             return None
         report = compute(session, engine.calendars.get(session), period, now)
     with engine.transaction() as session:
-        inserted = session.execute(insert_ignoring_conflicts(session, _TABLE).returning(_TABLE.c.id), {
+        inserted = session.execute(insert_ignoring_conflicts(session, _TABLE, _TABLE.c.id), {
             "period_kind": period.kind, "period_start": period.start, "produced_at": now,
             "content": report.as_data()}).first()
         if inserted is None:
