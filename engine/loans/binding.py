@@ -17,7 +17,7 @@ from engine.workflow.adapter import ServiceHandler, SpiffTask, fired_timer_of, t
 from engine.workflow.binding import InstanceContext
 from engine.workflow.database import insert_ignoring_conflicts
 from engine.workflow.errors import ModelError, NotFound
-from engine.workflow.journal import enqueue, record_audit
+from engine.workflow.journal import enqueue, is_deferred, record_audit, write_or_defer
 from engine.workflow.process_starts import start_process_handler
 from engine.workflow.runtime import InstanceOperation
 
@@ -27,6 +27,9 @@ TIMER_ACTOR = "system:timer"
 SERVICE_OPERATORS = {"record_breach", "sla_breach", "send_reminder", "sla_reminder", "start_process"}
 _BREACH = table_of(SlaBreach)
 _TIMER = table_of(TimerRow)
+BREACH_KINDS = "breach_kinds"  # InstanceContext.prefetched: the kinds held against the application
+_BREACH_KINDS = sa.select(_BREACH.c.application_id, _BREACH.c.kind).where(
+    _BREACH.c.application_id.in_(sa.bindparam("application_ids", expanding=True)))
 _TIMER_PROVISIONAL = sa.select(_TIMER.c.provisional).where(
     _TIMER.c.instance_id == sa.bindparam("instance_id"), _TIMER.c.spiff_task_id == sa.bindparam("spiff_task_id"))
 
@@ -60,8 +63,16 @@ class LoanBinding:
             for application in session.scalars(sa.select(LoanApplication).where(
                     LoanApplication.reference.in_(list(keyed)))):
                 found[keyed[application.reference]] = application
+        # The kinds already held against each application, read under the sweep's lock: a breach is written
+        # only by an operation holding its case's lock, so the batch's new ones can go out together.
+        breaches: dict[int, set[str]] = {application.id: set() for application in found.values()}
+        if breaches:
+            for application_id, kind in session.execute(_BREACH_KINDS, {"application_ids": list(breaches)}):
+                breaches[application_id].add(kind)
         return {instance.id: (InstanceContext(found[instance.id].id, found[instance.id].institution_id,
-                                              found[instance.id]) if instance.id in found else InstanceContext())
+                                              found[instance.id],
+                                              {BREACH_KINDS: breaches[found[instance.id].id]})
+                              if instance.id in found else InstanceContext())
                 for instance in instances}
 
     def effects(self, operation: InstanceOperation) -> dict[str, Any]:
@@ -144,14 +155,22 @@ def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str | Non
     if provisional is None:
         provisional = bool(session.connection().execute(_TIMER_PROVISIONAL, {
             "instance_id": operation.instance.id, "spiff_task_id": timer_id}).scalar())
-    # One breach per application and kind: a second firing (a re-run after a model change) adds nothing.
-    inserted = session.connection().execute(insert_ignoring_conflicts(session, _BREACH, _BREACH.c.id), {
+    breach = {
         "institution_id": application.institution_id, "application_id": application.id, "kind": kind,
         "due_at": due, "breached_at": operation.now, "provisional": provisional, "resolved_at": None,
         "late_seconds": None, "late_working_days": None, "resolution": None,
-    }).first()
-    if inserted is None:
-        return {"recorded": False}
+    }
+    # One breach per application and kind: a second firing (a re-run after a model change) adds nothing.
+    held = operation.context.prefetched.get(BREACH_KINDS)
+    if held is not None and is_deferred(session):  # a sweep's batch: known under its lock, written with it
+        if kind in held:
+            return {"recorded": False}
+        held.add(kind)
+        write_or_defer(session, insert_ignoring_conflicts(session, _BREACH), breach)
+    else:
+        inserted = session.connection().execute(insert_ignoring_conflicts(session, _BREACH, _BREACH.c.id), breach)
+        if inserted.first() is None:
+            return {"recorded": False}
     figures.note_breach_recorded(session, application.institution_id, kind, operation.now)
     record_audit(operation.session, operation.now, TIMER_ACTOR, "sla_breached", application_id=application.id,
                  instance_id=operation.instance.id, status_before=application.status,

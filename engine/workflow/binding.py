@@ -21,12 +21,14 @@ class InstanceContext:
 
     `case_id` is the domain's record the instance runs for (kept in `task.application_id`),
     `tenant_id` the institution whose officers act on it (`task.institution_id`), `record` that record
-    as the binding read it (held, so the operation's session need not read it again; may be None).
+    as the binding read it (held, so the operation's session need not read it again; may be None),
+    `prefetched` what else the binding read for a batch of cases (the sweep), by the binding's own names.
     """
 
     case_id: int | None = None
     tenant_id: int | None = None
     record: Any = field(default=None, compare=False, repr=False)
+    prefetched: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 class ProcessBinding(Protocol):

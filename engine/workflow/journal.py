@@ -20,28 +20,34 @@ _DEFERRED = "journal_deferred"
 
 @contextmanager
 def deferred_journal(session: Session) -> Iterator[None]:
-    """Audit events and outbox messages written inside go out on leaving, one statement per table (the
-    sweep's batches, a list's reads). If the body raises, nothing is written: the transaction is being
-    rolled back. Inside another deferred journal, the rows join that one's."""
+    """Audit events, outbox messages and other append-only rows (`write_or_defer`) written inside go out
+    on leaving, one statement per kind (the sweep's batches, a list's reads). If the body raises, nothing
+    is written: the transaction is being rolled back. Inside another deferred journal, the rows join
+    that one's."""
     if _DEFERRED in session.info:
         yield
         return
-    rows: dict[str, list[dict[str, Any]]] = {"audit": [], "outbox": []}
+    rows: dict[sa.Insert, list[dict[str, Any]]] = {}
     session.info[_DEFERRED] = rows
     try:
         yield
     finally:
         session.info.pop(_DEFERRED, None)
     connection = session.connection()
-    for statement, params in ((_INSERT_AUDIT, rows["audit"]), (_INSERT_OUTBOX, rows["outbox"])):
-        if params:
-            connection.execute(statement, params)
+    for statement, params in rows.items():
+        connection.execute(statement, params)
 
 
-def _write(session: Session, kind: str, statement: sa.Insert, params: dict[str, Any]) -> None:
+def is_deferred(session: Session) -> bool:
+    """Whether rows written now go out with an enclosing deferred journal's."""
+    return _DEFERRED in session.info
+
+
+def write_or_defer(session: Session, statement: sa.Insert, params: dict[str, Any]) -> None:
+    """Insert one row now, or with the enclosing deferred journal's rows of the same statement."""
     deferred = session.info.get(_DEFERRED)
     if deferred is not None:
-        deferred[kind].append(params)
+        deferred.setdefault(statement, []).append(params)
     else:
         session.connection().execute(statement, params)
 
@@ -59,7 +65,7 @@ def record_audit(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one audit event; events are never updated or deleted."""
-    _write(session, "audit", _INSERT_AUDIT, {
+    write_or_defer(session, _INSERT_AUDIT, {
         "at": at, "actor": actor, "action": action, "application_id": application_id,
         "instance_id": instance_id, "status_before": status_before, "status_after": status_after,
         "detail": detail or {},
@@ -68,7 +74,7 @@ def record_audit(
 
 def enqueue(session: Session, at: datetime, topic: str, payload: dict[str, Any]) -> None:
     """Queue a message for delivery; it leaves only if the surrounding transaction commits."""
-    _write(session, "outbox", _INSERT_OUTBOX, {
+    write_or_defer(session, _INSERT_OUTBOX, {
         "created_at": at, "topic": topic, "idempotency_key": uuid.uuid4().hex, "payload": payload,
         "status": "pending", "attempts": 0, "next_attempt_at": at, "delivered_at": None, "last_error": None,
     })

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from engine.models import AuditEvent, OutboxMessage, SlaBreach, TimerRow
+from engine.models import AuditEvent, LoanApplication, OutboxMessage, SlaBreach, TimerRow
 from engine.workflow.timers import sweep_due_timers
 from tests.conftest import cst, rows, scalar
 
@@ -46,6 +46,35 @@ def test_a_batch_costs_two_statements_a_case_besides_a_few_for_the_batch(engine,
     assert len(statements) - len(per_case) <= 15  # claim, due timers, cases, journal: per batch, not per case
     assert _count(engine, AuditEvent, AuditEvent.action == "sla_reminder") == CASES
     assert _count(engine, OutboxMessage, OutboxMessage.topic == "sla.reminder") == CASES
+
+
+def test_a_batchs_breaches_go_out_in_one_statement_and_a_breach_held_already_is_not_recorded_again(
+        engine, submit, clock):
+    application_ids = [submit() for _ in range(CASES)]
+    clock.set(REMINDER_DUE)
+    sweep_due_timers(engine, batch_size=100)
+    with engine.transaction() as session:  # as if an earlier firing had recorded the first case's breach
+        first = session.get(LoanApplication, application_ids[0])
+        session.add(SlaBreach(institution_id=first.institution_id, application_id=first.id, kind="accept",
+                              due_at=BOTH_DUE, breached_at=BOTH_DUE, provisional=False))
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
+        statements.append(statement)
+
+    database = engine.session_factory.kw["bind"]
+    clock.set(BOTH_DUE)
+    sa.event.listen(database, "before_cursor_execute", count)
+    try:
+        result = sweep_due_timers(engine, batch_size=100)
+    finally:
+        sa.event.remove(database, "before_cursor_execute", count)
+    assert (result.instances, result.failed) == (CASES, 0)
+    breach_inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO SLA_BREACH")]
+    assert len(breach_inserts) == 1  # the batch's, after the cases' version-checked saves
+    assert _count(engine, SlaBreach) == CASES
+    assert _count(engine, AuditEvent, AuditEvent.action == "sla_breached") == CASES - 1
+    assert _count(engine, OutboxMessage, OutboxMessage.topic == "sla.breached") == CASES - 1
 
 
 def test_a_sweep_killed_mid_batch_loses_nothing_and_fires_nothing_twice(engine, submit, database_url):
