@@ -27,7 +27,7 @@ def deferred_journal(session: Session) -> Iterator[None]:
     if _DEFERRED in session.info:
         yield
         return
-    rows: dict[sa.Insert, list[dict[str, Any]]] = {}
+    rows: dict[sa.Insert | sa.Update, list[dict[str, Any]]] = {}
     session.info[_DEFERRED] = rows
     try:
         yield
@@ -43,13 +43,17 @@ def is_deferred(session: Session) -> bool:
     return _DEFERRED in session.info
 
 
-def write_or_defer(session: Session, statement: sa.Insert, params: dict[str, Any]) -> None:
-    """Insert one row now, or with the enclosing deferred journal's rows of the same statement."""
+def write_or_defer(session: Session, statement: sa.Insert | sa.Update,
+                   params: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """Run `statement` for these rows now, or with the enclosing deferred journal's rows of the same
+    statement (an insert of append-only rows, or an update no later work of the batch reads back)."""
     deferred = session.info.get(_DEFERRED)
-    if deferred is not None:
+    if deferred is None:
+        session.connection().execute(statement, params)
+    elif isinstance(params, dict):
         deferred.setdefault(statement, []).append(params)
     else:
-        session.connection().execute(statement, params)
+        deferred.setdefault(statement, []).extend(params)
 
 
 def record_audit(

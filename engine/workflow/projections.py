@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from engine.workflow import adapter as spiff
+from engine.workflow.journal import write_or_defer
 from engine.workflow.models import TaskRow, TimerRow, table_of
 
 if TYPE_CHECKING:
@@ -80,6 +81,8 @@ _TASK_STATE = sa.update(_TASK).where(
     _TASK.c.instance_id == sa.bindparam("iid"), _TASK.c.spiff_task_id == sa.bindparam("sid")
 ).values(state=sa.bindparam("new_state"), completed_at=sa.bindparam("new_completed_at"),
          completed_by=sa.bindparam("new_completed_by"))
+_INSERT_TIMER = sa.insert(_TIMER)
+_INSERT_TASK = sa.insert(_TASK)
 _TASK_DUE = sa.update(_TASK).where(
     _TASK.c.instance_id == sa.bindparam("iid"), _TASK.c.spiff_task_id == sa.bindparam("sid")
 ).values(due_at=sa.bindparam("new_due"), due_provisional=sa.bindparam("new_provisional"))
@@ -134,9 +137,11 @@ def sync_projections(operation: InstanceOperation, before: Snapshot, actor: str)
         for tid, task in after.tasks.items() if tid not in before.tasks
         for due, properties in ((after.task_dues[tid], spiff.task_properties(task)),)
     ]
-    for statement, params in ((_TIMER_STATE, timer_states), (_TIMER_DUE, timer_dues),
-                              (sa.insert(_TIMER), new_timers), (_TASK_STATE, task_states),
-                              (_TASK_DUE, task_dues), (sa.insert(_TASK), new_tasks)):
+    if timer_states:
+        # Fired and cancelled timers are read by no later work of a sweep's batch: written with the batch's.
+        write_or_defer(operation.session, _TIMER_STATE, timer_states)
+    for statement, params in ((_TIMER_DUE, timer_dues), (_INSERT_TIMER, new_timers), (_TASK_STATE, task_states),
+                              (_TASK_DUE, task_dues), (_INSERT_TASK, new_tasks)):
         if params:
             connection.execute(statement, params)
     return after
