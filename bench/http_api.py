@@ -45,7 +45,7 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTGRES_BENCH_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_http"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -141,7 +141,7 @@ def server_command(server: str, port: int, processes: int = 1, threads: int = 8)
 def serving(url: str, env_overrides: dict[str, str], server: str = "waitress",
             processes: int = 1) -> Iterator[tuple[int, subprocess.Popen]]:
     """A server on `url` started and answering /healthz; stopped (SIGTERM) on leaving."""
-    port = _free_port()
+    port = free_port()
     command, server_env = server_command(server, port, processes)
     log = tempfile.TemporaryFile()  # the server's log, shown if it fails to start
     env = {**os.environ, "DATABASE_URL": url, "SCHEDULER_ENABLED": "0", "LOAD_DEMO_DATA": "0", **env_overrides,
@@ -256,7 +256,7 @@ def concurrent_clients(port: int, token: str, key: str, ids: tuple[int, int], cl
             "server_cpu_s_by_process": server_cpu}
 
 
-def _children(pid: int) -> list[int]:
+def children_of(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         found.extend(int(child) for child in (task / "children").read_text().split())
@@ -265,7 +265,7 @@ def _children(pid: int) -> list[int]:
 
 def _wait_for_workers(master: int, processes: int) -> list[int]:
     deadline = time.monotonic() + 60
-    while len(workers := _children(master)) != processes:
+    while len(workers := children_of(master)) != processes:
         if time.monotonic() > deadline:
             raise RuntimeError(f"gunicorn has {len(workers)} workers, not {processes}")
         time.sleep(0.1)
@@ -299,7 +299,7 @@ def measure_scale_pg(rounds: int, per_client: int, clients: int = 8, database: s
     for _ in range(rounds):
         for processes in order:
             with serving(url, production_environment(), "gunicorn", processes) as (port, server):
-                workers = _children(server.pid)
+                workers = children_of(server.pid)
                 runs[processes].append(concurrent_clients(port, token, key, ids, clients, per_client,
                                                           server_pids=workers))
     return {"runs": runs, "clients": clients, "per_client": per_client,
@@ -318,7 +318,7 @@ def measure_rss_pg(cases: int, clients: int = 8, warmup: int = 20, database: str
     token, key = _prepare_database(url)
     ids = _ids(url)
     with serving(url, production_environment(), "gunicorn", 1) as (port, server):
-        (worker,) = _children(server.pid)
+        (worker,) = children_of(server.pid)
         enterprise, bank = Session(port, token), Session(port, key)
         for _ in range(warmup):
             _lifecycle(enterprise, bank, *ids)
@@ -330,7 +330,7 @@ def measure_rss_pg(cases: int, clients: int = 8, warmup: int = 20, database: str
             raise ValueError(f"{cases} lifecycles do not split over {clients} clients")
         run = concurrent_clients(port, token, key, ids, clients, per_client, warmup=0)
         after = _rss_mb(worker)
-        if _children(server.pid) != [worker]:
+        if children_of(server.pid) != [worker]:
             raise RuntimeError("the gunicorn worker was replaced during the run")
     return {"rss_mb_after_warmup": f"{after_warmup:.0f}", f"rss_mb_after_{cases_label(cases)}_cases": f"{after:.0f}",
             "rss_run_lifecycles_per_s": f"{run['lifecycles_per_s']:.1f}"}
@@ -352,14 +352,22 @@ def _wait_until_up(port: int, server: subprocess.Popen, log: Any) -> None:
         if server.poll() is not None:
             log.seek(0)
             raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
+        if answers_healthz(port):
+            return
+        time.sleep(0.2)
     raise RuntimeError("server did not start within 60 s")
+
+
+def answers_healthz(port: int) -> bool:
+    """Whether a server on `port` answers /healthz with 200 now."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
 
 
 def production_environment() -> dict[str, str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,6 +25,23 @@ from engine.workflow.runtime import Engine
 
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = POSTGRES_URL.startswith("postgresql")
+# The PostgreSQL server of tests that need one whatever the suite runs on (the machine's own on SQLite runs).
+POSTGRES_SERVER_URL = POSTGRES_URL if ON_POSTGRES else "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def scratch_postgres_database(name: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database `name` on POSTGRES_SERVER_URL's server; its URL; dropped afterwards."""
+    server = create_db_engine(POSTGRES_SERVER_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_SERVER_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.dispose()
 CST = datetime.fromisoformat("2026-01-01T00:00:00+08:00").tzinfo
 
 

@@ -11,26 +11,17 @@ import sqlalchemy as sa
 
 from engine.loans import services
 from engine.platform.migrate import upgrade
-from engine.workflow.database import create_db_engine
-from tests.conftest import ON_POSTGRES, POSTGRES_URL, rows
+from tests.conftest import rows, scratch_postgres_database
 
-SERVER = POSTGRES_URL if ON_POSTGRES else "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SCRATCH = f"state_compression_{os.getpid()}"
 
 
 @pytest.fixture
 def database_url():
     """A scratch PostgreSQL database brought to the head revision (the engine and parties fixtures use it)."""
-    server = create_db_engine(SERVER.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{SCRATCH}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{SCRATCH}"')
-    url = SERVER.rsplit("/", 1)[0] + "/" + SCRATCH
-    upgrade(url)
-    yield url
-    with server.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
-    server.dispose()
+    with scratch_postgres_database(SCRATCH) as url:
+        upgrade(url)
+        yield url
 
 
 def test_a_saved_state_is_stored_with_lz4_and_read_back(engine, parties, submit):

@@ -20,6 +20,21 @@ REMINDER_DUE = cst("2026-10-10 00:30")  # a working day before the acceptance de
 BOTH_DUE = cst("2026-10-11 00:30")  # the reminder and the deadline
 
 
+def _swept_with_statements(engine):
+    """Sweep now; the result and every statement the sweep sent."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
+        statements.append(statement)
+
+    database = engine.session_factory.kw["bind"]
+    sa.event.listen(database, "before_cursor_execute", count)
+    try:
+        return sweep_due_timers(engine, batch_size=100), statements
+    finally:
+        sa.event.remove(database, "before_cursor_execute", count)
+
+
 def _count(engine, model, *where):
     return scalar(engine, sa.select(sa.func.count()).select_from(model).where(*where))
 
@@ -27,19 +42,9 @@ def _count(engine, model, *where):
 def test_a_batch_costs_one_statement_a_case_besides_a_few_for_the_batch(engine, submit, clock):
     for _ in range(CASES):
         submit()
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
-        statements.append(statement)
-
-    database = engine.session_factory.kw["bind"]
     engine.forget_live_workflows()  # as a worker that has not seen these cases since they were submitted
     clock.set(REMINDER_DUE)
-    sa.event.listen(database, "before_cursor_execute", count)
-    try:
-        result = sweep_due_timers(engine, batch_size=100)
-    finally:
-        sa.event.remove(database, "before_cursor_execute", count)
+    result, statements = _swept_with_statements(engine)
     assert (result.instances, result.claimed, result.failed) == (CASES, CASES, 0)
     per_case = [s for s in statements if s.lstrip().upper().startswith("UPDATE PROCESS_INSTANCE")]
     assert len(per_case) == CASES  # the case's saved state, version-checked
@@ -59,18 +64,8 @@ def test_a_batchs_breaches_go_out_in_one_statement_and_a_breach_held_already_is_
         first = session.get(LoanApplication, application_ids[0])
         session.add(SlaBreach(institution_id=first.institution_id, application_id=first.id, kind="accept",
                               due_at=BOTH_DUE, breached_at=BOTH_DUE, provisional=False))
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, params, context, executemany):  # noqa: ANN001, ARG001
-        statements.append(statement)
-
-    database = engine.session_factory.kw["bind"]
     clock.set(BOTH_DUE)
-    sa.event.listen(database, "before_cursor_execute", count)
-    try:
-        result = sweep_due_timers(engine, batch_size=100)
-    finally:
-        sa.event.remove(database, "before_cursor_execute", count)
+    result, statements = _swept_with_statements(engine)
     assert (result.instances, result.failed) == (CASES, 0)
     breach_inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO SLA_BREACH")]
     assert len(breach_inserts) == 1  # the batch's, after the cases' version-checked saves

@@ -6,7 +6,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+from bench.http_api import answers_healthz, children_of, free_port
 from config import TestingConfig
 from engine.loans.actors import ENTERPRISE
 from engine.models import Institution
@@ -21,19 +21,6 @@ from engine.platform.access import create_institution_key, create_user, issue_us
 from tests.conftest import application_input
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.update(int(child) for child in (task / "children").read_text().split())
-    return found
 
 
 def _call(port: int, method: str, path: str, secret: str, body: dict | None = None,
@@ -54,13 +41,9 @@ def _wait_until_up(server: subprocess.Popen, port: int, log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert server.poll() is None, f"gunicorn exited: {log.read_text()[-3000:]}"
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.1)
+        if answers_healthz(port):
+            return
+        time.sleep(0.1)
     raise AssertionError(f"gunicorn did not answer /healthz within 60 s: {log.read_text()[-3000:]}")
 
 
@@ -73,7 +56,7 @@ def test_two_gunicorn_processes_serve_a_whole_lifecycle_and_stop_cleanly(engine,
         code = session.get(Institution, parties.bank_a_id).code
         bank = create_institution_key(session, now, code, "core banking", "admin")[0]
 
-    port, log = _free_port(), tmp_path / "gunicorn.log"
+    port, log = free_port(), tmp_path / "gunicorn.log"
     env = {**os.environ, "DATABASE_URL": database_url, "APP_ENV": "development", "LOAD_DEMO_DATA": "0",
            "SCHEDULER_ENABLED": "0", "WEB_PROCESSES": "2", "WEB_THREADS": "4", "PORT": str(port),
            # shared by both workers; the personal-data keys derive from it as in this test process
@@ -84,11 +67,11 @@ def test_two_gunicorn_processes_serve_a_whole_lifecycle_and_stop_cleanly(engine,
     try:
         _wait_until_up(server, port, log)
         deadline = time.monotonic() + 30
-        while len(workers := _children(server.pid)) < 2 and time.monotonic() < deadline:
+        while len(workers := set(children_of(server.pid))) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(workers) == 2, workers
         time.sleep(0.5)
-        assert _children(server.pid) == workers  # none died and was replaced
+        assert set(children_of(server.pid)) == workers  # none died and was replaced
 
         body = application_input(parties, now)
         status, submitted, _ = _call(port, "POST", "/api/v1/applications", enterprise, body, key="submit-1")

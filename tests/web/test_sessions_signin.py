@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from engine.models import AuditEvent, LoginFailure, TaskRow, UserAccount
 from engine.models.access import WebSession
-from tests.conftest import ON_POSTGRES, POSTGRES_URL, scalar
+from tests.conftest import POSTGRES_SERVER_URL, scalar, scratch_postgres_database
 from tests.web.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,23 +236,14 @@ def test_the_claim_form_never_redirects_off_the_site(browser, parties, engine):
 
 # A scratch database of its own (never the suite's): production refuses SQLite, and this test
 # drops everything it made. The server is the one the suite runs against, or the local default.
-_SERVER_URL = (POSTGRES_URL if ON_POSTGRES else "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PRODUCTION_DB = f"production_start_{os.getpid()}"
-PRODUCTION_URL = _SERVER_URL.rsplit("/", 1)[0] + "/" + PRODUCTION_DB
+PRODUCTION_URL = POSTGRES_SERVER_URL.rsplit("/", 1)[0] + "/" + PRODUCTION_DB
 
 
 @pytest.fixture
 def empty_production_database():
-    from engine.workflow.database import create_db_engine
-
-    server = create_db_engine(_SERVER_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PRODUCTION_DB}"')
-        conn.exec_driver_sql(f'CREATE DATABASE "{PRODUCTION_DB}"')
-    yield PRODUCTION_URL
-    with server.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PRODUCTION_DB}" WITH (FORCE)')
-    server.dispose()
+    with scratch_postgres_database(PRODUCTION_DB) as url:
+        yield url
 
 
 def _flask(*args: str) -> subprocess.CompletedProcess:
