@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,12 @@ def sweep_child(watch: CaseWatch, settings: WorkerSettings) -> None:
         return
 
 
+def _child_entry(child: Any, watch: CaseWatch, settings: WorkerSettings) -> None:
+    """The child process's start: Ctrl-C unblocked again (the mask is inherited), then `child`."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    child(watch, settings)
+
+
 def park_overrun_case(engine: Any, instance_id: int, timeout: float) -> None:
     """Park the case whose model code the parent had to kill the child for."""
     with engine.transaction() as session:
@@ -117,10 +124,17 @@ def supervise(settings: WorkerSettings, child: Any = sweep_child, poll_seconds: 
     while rounds is None or started < rounds:
         watch = CaseWatch()
         # Daemonic: should this process end by any path, the child is terminated with it.
-        process = _SPAWN.Process(target=child, args=(watch, settings), name="sweep-worker", daemon=True)
+        process = _SPAWN.Process(target=_child_entry, args=(child, watch, settings), name="sweep-worker",
+                                 daemon=True)
         started += 1
         try:
-            process.start()
+            # Ctrl-C is held while the child starts: arriving inside start(), it would leave a running child
+            # this process no longer knows of (holding our stdout open). It is taken right after, below.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                process.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             while process.is_alive():
                 process.join(poll_seconds)
                 overrun = watch.overran(settings.case_timeout_seconds)
