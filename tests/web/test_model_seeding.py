@@ -59,13 +59,20 @@ def test_commands_after_an_authors_deploy_leave_the_authors_version_latest(url, 
     assert _versions(url) == [(1, definitions.SEED_ACTOR), (2, "author-li")]
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """Ctrl-C reaches the worker as it does one started in a terminal: a suite run as a shell's background
+    job (`cmd &` without job control) has SIGINT ignored, and the worker would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_worker_started_after_an_author_deployed_v2_leaves_v2_the_latest(url, tmp_path):
     runner = create_app({"TESTING": True, "DATABASE_URL": url}).test_cli_runner()
     runner.invoke(args=["init-db", "--no-demo"])
     runner.invoke(args=["deploy", str(_authors_variant(tmp_path)), "--by", "author-li"])
     env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development", "LOAD_DEMO_DATA": "0"}
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "web", "worker"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              preexec_fn=_ctrl_c_as_in_a_terminal)
     try:
         deadline = time.monotonic() + 60
         line = ""
