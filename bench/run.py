@@ -214,7 +214,8 @@ def main() -> None:
                ("timers_fired_per_s", "at least 1,000 timers per second", lambda v: v >= 1000)]
     _write_benchmarks("Engine core", figures, command, detail, targets)
 
-    from bench.http_api import rss_cases, run_http_benchmarks, scale_plan
+    from bench.http_api import run_http_benchmarks
+    from bench.http_scale import rss_cases, scale_plan
 
     http_figures = run_http_benchmarks(args.quick)
     from bench.http_statements import measure as measure_statements

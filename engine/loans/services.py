@@ -25,7 +25,8 @@ from engine.workflow import tasks
 from engine.workflow.binding import InstanceContext
 from engine.workflow.errors import Forbidden, InvalidTransition, NotFound, StepAlreadyTaken, ValidationFailed
 from engine.workflow.instance_lock import InstanceLock
-from engine.workflow.runtime import Engine, InstanceOperation, retry_on_conflict
+from engine.workflow.retry import retry_on_conflict
+from engine.workflow.runtime import Engine, InstanceOperation
 
 WITHDRAWAL_MESSAGE = "withdrawal_requested"
 APPLICATION_NOT_FOUND = "No such application."

@@ -32,7 +32,8 @@ from engine.models import CreditAuthorization, LoanApplication
 from engine.workflow.database import rows_matched
 from engine.workflow.errors import Forbidden, InvalidTransition, NotFound
 from engine.workflow.journal import enqueue, record_audit
-from engine.workflow.runtime import Engine, retry_on_conflict
+from engine.workflow.retry import retry_on_conflict
+from engine.workflow.runtime import Engine
 
 # The risk notice's version an applicant ticks on the apply page; a new wording gets a new version.
 RISK_NOTICE_VERSION = "2026-11"

@@ -7,7 +7,6 @@ from JSON), runs it, writes the state back under an optimistic lock and brings t
 
 from __future__ import annotations
 
-import functools
 import random
 import time
 from collections import OrderedDict
@@ -17,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from threading import Lock
-from typing import Any, Literal, ParamSpec, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,7 +35,6 @@ from engine.workflow.models import ProcessDefinition, ProcessInstance, table_of
 from engine.workflow.projections import Snapshot, sync_projections
 from engine.workflow.working_days import WorkingDayCalendar
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 # The transaction this thread is inside, per engine: an inner `transaction()` joins it, so that
@@ -399,15 +397,3 @@ _SAVE_INSTANCE = (
             updated_at=sa.bindparam("updated_at"), version=sa.bindparam("version"),
             definition_id=sa.bindparam("definition_id"))
 )
-
-
-def retry_on_conflict(service: Callable[P, T]) -> Callable[P, T]:
-    """Decorate a service whose first argument is the Engine: run it again after a retryable conflict."""
-
-    @functools.wraps(service)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        engine = args[0]
-        assert isinstance(engine, Engine)
-        return engine.retrying(lambda: service(*args, **kwargs))
-
-    return wrapper

@@ -32,7 +32,8 @@ from engine.workflow.forms import FormDefinition
 from engine.workflow.instance_lock import InstanceLock
 from engine.workflow.journal import record_audit
 from engine.workflow.models import ProcessDefinition, ProcessInstance, TaskRow
-from engine.workflow.runtime import Engine, InstanceOperation, retry_on_conflict
+from engine.workflow.retry import retry_on_conflict
+from engine.workflow.runtime import Engine, InstanceOperation
 from engine.workflow.working_days import SHANGHAI
 
 TASK_NOT_FOUND = "No such task."
