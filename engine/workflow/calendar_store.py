@@ -65,6 +65,7 @@ class CalendarProvider:
         self._calendar: WorkingDayCalendar | None = None
         self._fingerprint: tuple[object, ...] | None = None
         self._checked_at = float("-inf")
+        self._invalidations = 0  # a check that began before an invalidation must not count as fresh
         self.recheck_seconds = recheck_seconds
         self._lock = Lock()
 
@@ -72,16 +73,19 @@ class CalendarProvider:
         """Check the database on the next use (a year was loaded here and committed)."""
         with self._lock:
             self._checked_at = float("-inf")
+            self._invalidations += 1
 
     def get(self, session: Session) -> WorkingDayCalendar:
         calendar = self._calendar
         now = time.monotonic()
         if calendar is not None and now - self._checked_at < self.recheck_seconds:
             return calendar
+        invalidations = self._invalidations
         # Cheap check that also sees loads made by other processes.
         fingerprint = tuple(session.connection().execute(_FINGERPRINT).one())
         with self._lock:
-            self._checked_at = now
+            if invalidations == self._invalidations:
+                self._checked_at = now
         if calendar is None or fingerprint != self._fingerprint:
             rules = [DayRule(d.day, d.kind, d.name) for d in session.scalars(sa.select(CalendarDay))]
             years = session.scalars(sa.select(CalendarYear.year)).all()

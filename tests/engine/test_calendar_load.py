@@ -143,3 +143,23 @@ def test_a_year_loaded_in_this_process_is_used_at_once(engine):
     load_official_schedule(engine, SCHEDULE_2027, "test", "admin", partial=True)
     with engine.reading() as session:
         assert engine.calendars.get(session).is_official_year(2027)
+
+
+def test_a_load_committed_while_a_check_runs_is_not_hidden_by_that_check(engine):
+    """A check that read the fingerprint before a load here was invalidated must not count as fresh."""
+    engine.calendars.recheck_seconds = 3600
+    engine.calendars.invalidate()
+    bind = engine.session_factory.kw["bind"]
+    invalidated: list[bool] = []
+
+    def load_meanwhile(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        if "calendar_year" in statement and "count(" in statement and not invalidated:
+            invalidated.append(True)
+            engine.calendars.invalidate()  # as load_official_schedule does after its commit
+    sa.event.listen(bind, "before_cursor_execute", load_meanwhile)
+    try:
+        with engine.reading() as session:
+            engine.calendars.get(session)
+    finally:
+        sa.event.remove(bind, "before_cursor_execute", load_meanwhile)
+    assert invalidated and _fingerprint_checks(engine, 2) == 1  # the next read checks again, then reuses
