@@ -17,7 +17,7 @@ from engine.workflow.adapter import ServiceHandler, SpiffTask, fired_timer_of, t
 from engine.workflow.binding import InstanceContext
 from engine.workflow.database import insert_ignoring_conflicts
 from engine.workflow.errors import ModelError, NotFound
-from engine.workflow.journal import enqueue, is_deferred, record_audit, write_or_defer
+from engine.workflow.journal import enqueue, insert_then, is_deferred, record_audit
 from engine.workflow.process_starts import start_process_handler
 from engine.workflow.runtime import InstanceOperation
 
@@ -160,27 +160,32 @@ def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str | Non
         "due_at": due, "breached_at": operation.now, "provisional": provisional, "resolved_at": None,
         "late_seconds": None, "late_working_days": None, "resolution": None,
     }
-    # One breach per application and kind: a second firing (a re-run after a model change) adds nothing.
+    # One breach per application and kind: a second firing (a re-run after a model change, or another
+    # process of the same application recording the same kind meanwhile) adds nothing, and tells no one.
     held = operation.context.prefetched.get(BREACH_KINDS)
-    if held is not None and is_deferred(session):  # a sweep's batch: known under its lock, written with it
+    if held is not None and is_deferred(session):  # a sweep's batch: the kinds read under its lock
         if kind in held:
             return {"recorded": False}
         held.add(kind)
-        write_or_defer(session, insert_ignoring_conflicts(session, _BREACH), breach)
-    else:
-        inserted = session.connection().execute(insert_ignoring_conflicts(session, _BREACH, _BREACH.c.id), breach)
-        if inserted.first() is None:
-            return {"recorded": False}
-    figures.note_breach_recorded(session, application.institution_id, kind, operation.now)
-    record_audit(operation.session, operation.now, TIMER_ACTOR, "sla_breached", application_id=application.id,
-                 instance_id=operation.instance.id, status_before=application.status,
-                 status_after=application.status,
-                 detail={"kind": kind, "due_at": due.isoformat(), "provisional": provisional})
-    enqueue(operation.session, operation.now, "sla.breached", {
-        "application": application.reference, "institution_id": application.institution_id,
-        "kind": kind, "due_at": due.isoformat(), "provisional": provisional,
-    })
-    return {"recorded": True}
+
+    def consequences() -> None:
+        figures.note_breach_recorded(session, application.institution_id, kind, operation.now)
+        record_audit(session, operation.now, TIMER_ACTOR, "sla_breached", application_id=application.id,
+                     instance_id=operation.instance.id, status_before=application.status,
+                     status_after=application.status,
+                     detail={"kind": kind, "due_at": due.isoformat(), "provisional": provisional})
+        enqueue(session, operation.now, "sla.breached", {
+            "application": application.reference, "institution_id": application.institution_id,
+            "kind": kind, "due_at": due.isoformat(), "provisional": provisional,
+        })
+        recorded.append(True)
+
+    recorded: list[bool] = []
+    insert_then(session, insert_ignoring_conflicts(session, _BREACH, _BREACH.c.application_id, _BREACH.c.kind),
+                breach, (application.id, kind), consequences)
+    if is_deferred(session):
+        return {"recorded": True}  # as far as this batch knows; the ledger's unique key decides
+    return {"recorded": bool(recorded)}
 
 
 def send_reminder(operation: InstanceOperation, task: SpiffTask, kind: str | None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -16,26 +16,50 @@ from engine.workflow.models import AuditEvent, OutboxMessage, table_of
 _INSERT_AUDIT = sa.insert(table_of(AuditEvent))
 _INSERT_OUTBOX = sa.insert(table_of(OutboxMessage))
 _DEFERRED = "journal_deferred"
+_CONDITIONAL = "journal_deferred_conditional"
 
 
 @contextmanager
 def deferred_journal(session: Session) -> Iterator[None]:
     """Audit events, outbox messages and other append-only rows (`write_or_defer`) written inside go out
-    on leaving, one statement per kind (the sweep's batches, a list's reads). If the body raises, nothing
-    is written: the transaction is being rolled back. Inside another deferred journal, the rows join
-    that one's."""
+    on leaving, one statement per kind (the sweep's batches, a list's reads). Rows whose consequences
+    depend on their going in (`insert_then`) go first, and their consequences join the rows deferred.
+    If the body raises, nothing is written: the transaction is being rolled back. Inside another deferred
+    journal, the rows join that one's."""
     if _DEFERRED in session.info:
         yield
         return
     rows: dict[sa.Insert | sa.Update, list[dict[str, Any]]] = {}
-    session.info[_DEFERRED] = rows
+    conditional: dict[sa.Insert, list[tuple[dict[str, Any], tuple[Any, ...], Callable[[], None]]]] = {}
+    session.info[_DEFERRED], session.info[_CONDITIONAL] = rows, conditional
     try:
         yield
+        connection = session.connection()
+        for statement, entries in conditional.items():  # their consequences may defer more rows
+            inserted = {tuple(row) for row in connection.execute(statement, [params for params, _, _ in entries])}
+            for _, key, then in entries:
+                if key in inserted:
+                    inserted.discard(key)  # the same row deferred twice went in once
+                    then()
     finally:
         session.info.pop(_DEFERRED, None)
-    connection = session.connection()
+        session.info.pop(_CONDITIONAL, None)
     for statement, params in rows.items():
         connection.execute(statement, params)
+
+
+def insert_then(session: Session, statement: sa.Insert, params: dict[str, Any], key: tuple[Any, ...],
+                then: Callable[[], None]) -> None:
+    """Insert a row that may clash with one already there (`statement` skips conflicts and returns the
+    row's `key` columns), and call `then` only if this row went in: now, or with the enclosing deferred
+    journal's rows. Consequences (audit, messages, figures) so follow the row that was really written, even
+    when another transaction wrote the same one meanwhile."""
+    conditional = session.info.get(_CONDITIONAL)
+    if conditional is None:
+        if session.connection().execute(statement, params).first() is not None:
+            then()
+    else:
+        conditional.setdefault(statement, []).append((params, key, then))
 
 
 def is_deferred(session: Session) -> bool:
