@@ -1,10 +1,13 @@
 """Safe retries: the first response to an Idempotency-Key is kept and replayed.
 
-The key is claimed, the operation runs and its response is kept in one transaction, so a crash
-at any point leaves either nothing (the retry runs the request) or the finished result (the
-retry gets it): never an application without its response, or a response without its
-application. Two requests with the same key at once: the second one's claim waits on the first
-one's uncommitted row (PostgreSQL) or on the write lock (SQLite), then finds its response.
+The request's work and its kept response commit together, in one transaction: the key is written with
+the response, after the work (`keep`), in one statement. A crash at any point leaves either nothing (the
+retry runs the request) or the finished result (the retry gets it): never an application without its
+response, or a response without its application. If the key turns out to be taken (a retry of a request
+that finished, or the same request twice at once: the second one's insert waits on the first one's
+uncommitted row on PostgreSQL, on the write lock on SQLite), the work is rolled back and the kept
+response replayed (`answered`). A refused request looks its key up first (`keep_refusal`): a retry of a
+step that was taken is answered with the step's response, not with "already taken".
 
 A retry with the same body gets that response; with another body it is refused. A refusal that
 would be the same next time (a validation error, a step already taken) is kept too; a transient
@@ -42,25 +45,44 @@ class StoredResponse:
     body: dict[str, Any]
 
 
+def keep(session: Session, now: datetime, credential_id: int, key: str, request_hash: str, status_code: int,
+         body: dict[str, Any]) -> bool:
+    """Keep the response under `key` in the transaction of the work that made it; False if the key is
+    taken (then roll the work back and replay what `answered` finds)."""
+    return session.execute(insert_ignoring_conflicts(session, _RECORD, _RECORD.c.id), {
+        "credential_id": credential_id, "key": key, "request_hash": request_hash, "state": "done",
+        "status_code": status_code, "response": body, "created_at": now,
+    }).first() is not None
+
+
+def answered(session: Session, credential_id: int, key: str, request_hash: str) -> StoredResponse | None:
+    """The response kept under `key`, if the request with this body was answered; refused if the key was
+    used with another body."""
+    record = session.execute(sa.select(_RECORD.c.request_hash, _RECORD.c.state, _RECORD.c.status_code,
+                                       _RECORD.c.response)
+                             .where(_RECORD.c.credential_id == credential_id, _RECORD.c.key == key)).first()
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise IdempotencyKeyReused("This Idempotency-Key was used with a different request")
+    if record.state == "done":
+        return StoredResponse(record.status_code or 200, record.response or {})
+    # Only a record written before the work and its response shared one statement can be left half-done:
+    # its request never finished, so this one runs it.
+    return None
+
+
 def claim(session: Session, now: datetime, credential_id: int, key: str,
           request_hash: str) -> StoredResponse | None:
-    """Claim `key` in the caller's transaction; return the stored response if it was answered before."""
+    """Claim `key` before the work (the refusals' path and records left half-done): None if this request
+    is to run, else the stored response."""
     inserted = session.execute(insert_ignoring_conflicts(session, _RECORD, _RECORD.c.id), {
         "credential_id": credential_id, "key": key, "request_hash": request_hash, "state": "in_progress",
         "status_code": None, "response": None, "created_at": now,
     }).first()
     if inserted is not None:
         return None
-    record = session.execute(sa.select(_RECORD.c.request_hash, _RECORD.c.state, _RECORD.c.status_code,
-                                       _RECORD.c.response)
-                             .where(_RECORD.c.credential_id == credential_id, _RECORD.c.key == key)).one()
-    if record.request_hash != request_hash:
-        raise IdempotencyKeyReused("This Idempotency-Key was used with a different request")
-    if record.state == "done":
-        return StoredResponse(record.status_code or 200, record.response or {})
-    # Only a record written before claims and results shared one transaction can be left half-done:
-    # its request never finished, so this one runs it.
-    return None
+    return answered(session, credential_id, key, request_hash)
 
 
 def store(session: Session, credential_id: int, key: str, status_code: int, body: dict[str, Any]) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+
 import sqlalchemy as sa
 
 from engine.loans import services
-from engine.models import AuditEvent, IdempotencyRecord
+from engine.models import ApiCredential, AuditEvent, IdempotencyRecord, LoanApplication, OutboxMessage
 from engine.workflow.errors import ConcurrencyConflict
-from tests.conftest import application_input, scalar
+from tests.conftest import application_input, rows, scalar
 
 
 def _submit(callers, parties, clock):
@@ -57,3 +60,59 @@ def test_a_refused_step_writes_nothing_but_its_kept_answer(callers, parties, clo
     assert response.status_code == 409
     assert scalar(engine, sa.select(sa.func.count()).select_from(AuditEvent)) == events
     assert scalar(engine, sa.select(IdempotencyRecord.state)) == "done"
+
+
+def test_the_same_submission_twice_at_once_makes_one_application_and_one_answer(app, callers, parties, clock,
+                                                                              engine):
+    """Nothing in a submission locks a row both requests need: the second one's work runs too, finds the
+    key taken when it keeps its answer, is rolled back and replays the first one's."""
+    body = application_input(parties, clock.now())
+    barrier, results = threading.Barrier(2), []
+
+    def call():
+        client = app.test_client()
+        barrier.wait()
+        response = client.post("/api/v1/applications", json=body, headers={
+            "Authorization": f"Bearer {callers.enterprise.secret}", "Idempotency-Key": "submit-once"})
+        results.append((response.status_code, response.json, response.headers.get("Idempotent-Replayed")))
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(status for status, _, _ in results) == [201, 201]
+    assert results[0][1] == results[1][1]
+    assert sorted(str(replayed) for _, _, replayed in results) == ["None", "true"]
+    assert scalar(engine, sa.select(sa.func.count()).select_from(LoanApplication)) == 1
+    assert scalar(engine, sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "submitted")) == 1
+
+
+def test_a_key_reused_with_another_body_leaves_nothing_of_the_second_request(callers, parties, clock, engine):
+    headers = {"Idempotency-Key": "submit-reused"}
+    body = application_input(parties, clock.now())
+    assert callers.enterprise.post("/api/v1/applications", body, headers=headers).status_code == 201
+    messages = scalar(engine, sa.select(sa.func.count()).select_from(OutboxMessage))
+    other = callers.enterprise.post("/api/v1/applications", {**body, "amount": "1000.00"}, headers=headers)
+    assert other.status_code == 409 and other.json["code"] == "idempotency_key_reused"
+    assert scalar(engine, sa.select(sa.func.count()).select_from(LoanApplication)) == 1
+    assert scalar(engine, sa.select(sa.func.count()).select_from(OutboxMessage)) == messages
+
+
+def test_a_record_left_half_done_by_an_older_version_is_run_and_completed(callers, parties, clock, engine):
+    reference = _submit(callers, parties, clock)
+    credential = scalar(engine, sa.select(ApiCredential.id).where(ApiCredential.institution_id == parties.bank_a_id))
+    request_hash = hashlib.sha256(f"POST/api/v1/applications/{reference}/accept{{}}".encode()).hexdigest()
+    with engine.transaction() as session:
+        session.add(IdempotencyRecord(credential_id=credential, key="accept-half", request_hash=request_hash,
+                                      state="in_progress", created_at=clock.now()))
+    response = callers.bank_a.post(f"/api/v1/applications/{reference}/accept", {},
+                                   headers={"Idempotency-Key": "accept-half"})
+    assert response.status_code == 200 and response.json["status"] == "accepted"
+    assert "Idempotent-Replayed" not in response.headers
+    record = rows(engine, sa.select(IdempotencyRecord.state, IdempotencyRecord.status_code))
+    assert record == [("done", 200)]
+    again = callers.bank_a.post(f"/api/v1/applications/{reference}/accept", {},
+                                headers={"Idempotency-Key": "accept-half"})
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json == response.json

@@ -1,9 +1,10 @@
 """The Idempotency-Key header on state-changing calls: replay the first response.
 
-The key's claim, the view's work (which joins this transaction) and the kept response commit
-together: a server killed after the commit has kept the response, one killed before it has
-kept nothing, so a retry gets the first result or runs once. Conflicts that spoil the
-transaction (a deadlock, a concurrent save) run the whole request again, a few times.
+The view's work and the kept response commit together, the key written with the response after the
+work (one statement): a server killed after the commit has kept the response, one killed before it has
+kept nothing, so a retry gets the first result or runs once. A key found taken rolls the work back and
+replays the response kept under it. Conflicts that spoil the transaction (a deadlock, a concurrent save)
+run the whole request again, a few times.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from web.api.errors import engine_error_response
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
+
+
+class _KeyTaken(Exception):
+    """The key was kept by another request meanwhile (or before): roll this one's work back."""
 
 
 class _NotKept(Exception):
@@ -60,21 +65,35 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         if len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise ValidationFailed({HEADER: [f"Use up to {MAX_KEY_LENGTH} printable characters."]})
         engine = current_app.extensions["engine"]
-        fingerprint, credential_id = _fingerprint(), None
+        fingerprint, credential_id, claim_first = _fingerprint(), None, False
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
                 with engine.transaction() as session:
                     # Authenticated in this transaction (one transaction for the whole request).
-                    credential_id = current_caller().credential_id
-                    stored = idempotency.claim(session, engine.clock.now(), credential_id, key, fingerprint)
-                    if stored is not None:
-                        return _replay(stored)
+                    credential_id, now = current_caller().credential_id, engine.clock.now()
+                    if claim_first:  # a record an older version left half-done: claimed, then completed
+                        stored = idempotency.claim(session, now, credential_id, key, fingerprint)
+                        if stored is not None:
+                            return _replay(stored)
                     response = current_app.make_response(view(*args, **kwargs))
                     if response.status_code >= 500:
                         raise _NotKept(response)
-                    idempotency.store(session, credential_id, key, response.status_code,
-                                      response.get_json(silent=True) or {})
+                    body = response.get_json(silent=True) or {}
+                    if claim_first:
+                        idempotency.store(session, credential_id, key, response.status_code, body)
+                    elif not idempotency.keep(session, now, credential_id, key, fingerprint, response.status_code,
+                                              body):
+                        raise _KeyTaken
                 return response
+            except _KeyTaken:
+                try:
+                    with engine.reading() as session:
+                        stored = idempotency.answered(session, credential_id, key, fingerprint)
+                except idempotency.IdempotencyKeyReused as reused:
+                    return _refused(engine, credential_id, key, fingerprint, reused)
+                if stored is not None:
+                    return _replay(stored)
+                claim_first = True
             except _NotKept as failure:
                 return failure.response
             except ConcurrencyConflict as conflict:
@@ -91,11 +110,19 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def _refused(engine: Any, credential_id: int, key: str, fingerprint: str, error: EngineError) -> Response:
     """Answer a refusal; keep it under the key if the same request would be refused again."""
-    status, body = engine_error_response(error)
-    if idempotency.is_lasting(error):
-        stored = idempotency.keep_refusal(engine, credential_id, key, fingerprint, status, body)
+    if credential_id is not None and not isinstance(error, idempotency.IdempotencyKeyReused):
+        try:  # a retry of a request that was answered (its step taken) gets that answer, not this refusal
+            if idempotency.is_lasting(error):
+                status, body = engine_error_response(error)
+                stored = idempotency.keep_refusal(engine, credential_id, key, fingerprint, status, body)
+            else:
+                with engine.reading() as session:
+                    stored = idempotency.answered(session, credential_id, key, fingerprint)
+        except idempotency.IdempotencyKeyReused as reused:
+            error, stored = reused, None
         if stored is not None:
             return _replay(stored)
+    status, body = engine_error_response(error)
     response = as_response(body, status)
     if "retry_after" in error.context:
         response.headers["Retry-After"] = str(error.context["retry_after"])
