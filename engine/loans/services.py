@@ -23,6 +23,7 @@ from engine.loans.task_policy import LoanTaskPolicy
 from engine.models import CreditAuthorization, Enterprise, Institution, LoanApplication, LoanProduct, TaskRow
 from engine.workflow import tasks
 from engine.workflow.binding import InstanceContext
+from engine.workflow.definitions import latest_definition_id
 from engine.workflow.errors import Forbidden, InvalidTransition, NotFound, StepAlreadyTaken, ValidationFailed
 from engine.workflow.instance_lock import InstanceLock
 from engine.workflow.retry import retry_on_conflict
@@ -59,7 +60,7 @@ def submit(engine: Engine, actor: Actor, data: dict[str, Any]) -> LoanApplicatio
     command = commands.load(commands.SubmitSchema, data)
     with engine.transaction() as session:
         now = engine.clock.now()
-        institution, product = _check_parties(session, actor, command, now)
+        institution, product, definition_id = _check_parties(session, actor, command, now)
         application = LoanApplication(
             reference=_new_reference(now), enterprise_id=actor.enterprise_id,
             institution_id=command["institution_id"], product_id=command["product_id"],
@@ -73,7 +74,9 @@ def submit(engine: Engine, actor: Actor, data: dict[str, Any]) -> LoanApplicatio
             application_id=application.id, enterprise_id=actor.enterprise_id,
             institution_id=application.institution_id, **authorization,
         ))
-        definition = engine.latest_definition(session, LOAN_PROCESS_KEY)
+        if definition_id is None:
+            raise NotFound(f"No process definition {LOAN_PROCESS_KEY!r} is deployed")
+        definition = engine.definition(session, definition_id)
         operation = engine.start(
             session, definition, application.reference,
             _start_data(application, institution, product),
@@ -99,11 +102,19 @@ def _start_data(application: LoanApplication, institution: Institution, product:
 
 
 def _check_parties(session: Session, actor: Actor, command: dict[str, Any],
-                   now: datetime) -> tuple[Institution, LoanProduct]:
-    """The institution and product an application names, or ValidationFailed saying what is wrong."""
+                   now: datetime) -> tuple[Institution, LoanProduct, int | None]:
+    """The institution and product an application names and the lifecycle's newest version (one
+    statement), or ValidationFailed saying what is wrong."""
     errors: dict[str, list[str]] = {}
-    institution = session.get(Institution, command["institution_id"])
-    product = session.get(LoanProduct, command["product_id"])
+    found = session.execute(_PARTIES, {"institution_id": command["institution_id"],
+                                       "product_id": command["product_id"],
+                                       "enterprise_id": actor.enterprise_id}).first()
+    if found is None:  # not registered: the institution and product checked all the same, to say all at once
+        errors["enterprise"] = ["Your enterprise is not registered."]
+        institution, product, definition_id = (session.get(Institution, command["institution_id"]),
+                                               session.get(LoanProduct, command["product_id"]), None)
+    else:
+        _, institution, product, definition_id = found
     if institution is None:
         errors["institution_id"] = ["No such institution."]
     elif institution.status != "active" and institution.status != "warned":
@@ -112,11 +123,19 @@ def _check_parties(session: Session, actor: Actor, command: dict[str, Any],
         errors["product_id"] = ["No such product at this institution."]
     if command["authorization"]["expires_at"] <= now:
         errors["authorization.expires_at"] = ["The authorization has already expired."]
-    if session.get(Enterprise, actor.enterprise_id) is None:
-        errors["enterprise"] = ["Your enterprise is not registered."]
     if errors or institution is None or product is None:
         raise ValidationFailed(errors)
-    return institution, product
+    return institution, product, definition_id
+
+
+# The applicant's enterprise (a row only if it is registered), the named institution and product (each
+# or None), and the lifecycle's newest version: what a submission checks, read together.
+_PARTIES = (
+    sa.select(Enterprise.id, Institution, LoanProduct, latest_definition_id(LOAN_PROCESS_KEY))
+    .select_from(Enterprise)
+    .outerjoin(Institution, Institution.id == sa.bindparam("institution_id"))
+    .outerjoin(LoanProduct, LoanProduct.id == sa.bindparam("product_id"))
+    .where(Enterprise.id == sa.bindparam("enterprise_id")))
 
 
 # The banks' façade: each endpoint completes the case's open task whose model names it

@@ -8,7 +8,7 @@ import json
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from threading import Lock
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from engine.workflow.adapter import (
 from engine.workflow.clock import Clock
 from engine.workflow.errors import ModelError, NotFound
 from engine.workflow.forms import FormDefinition, parse_form
-from engine.workflow.models import ProcessDefinition, ProcessResource
+from engine.workflow.models import ProcessDefinition, ProcessResource, table_of
 
 BPMN_DIR = Path(__file__).resolve().parents[2] / "bpmn"
 FORMS_DIR = BPMN_DIR / "forms"
@@ -240,6 +240,17 @@ def seed_shipped_models(session: Session, clock: Clock,
             deployed.append(deploy(session, xml, SEED_ACTOR, clock, forms=forms, reason="shipped model",
                                    operations=operations, decisions=decisions))
     return deployed
+
+
+# Prepared once: only the id (the definition itself, with its XML, comes from the engine's cache).
+_DEFINITION = table_of(ProcessDefinition)
+LATEST_DEFINITION_ID = (sa.select(_DEFINITION.c.id).where(_DEFINITION.c.key == sa.bindparam("key"))
+                        .order_by(_DEFINITION.c.version.desc()).limit(1))
+
+
+def latest_definition_id(key: str) -> sa.ScalarSelect[Any]:
+    """The newest version's id of `key` as a column of another statement (then `Engine.definition`)."""
+    return LATEST_DEFINITION_ID.params(key=key).scalar_subquery()
 
 
 @overload

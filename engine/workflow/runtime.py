@@ -27,7 +27,7 @@ from engine.workflow.binding import InstanceContext, ProcessBinding, UnboundProc
 from engine.workflow.calendar_store import CalendarProvider
 from engine.workflow.clock import Clock, SystemClock
 from engine.workflow.database import transaction
-from engine.workflow.definitions import SpecCache, forms_of
+from engine.workflow.definitions import LATEST_DEFINITION_ID, SpecCache, forms_of
 from engine.workflow.errors import ConcurrencyConflict, ModelError, NotFound
 from engine.workflow.incidents import RetryPolicy
 from engine.workflow.instance_lock import BY_INSTANCE_ID, InstanceLock
@@ -212,7 +212,7 @@ class Engine:
     def latest_definition(self, session: Session, key: str, required: bool = True) -> ProcessDefinition | None:
         """The newest deployed version of `key`, its id looked up and the definition cached (NotFound if
         there is none, unless not `required`)."""
-        definition_id = session.connection().execute(_LATEST_DEFINITION_ID, {"key": key}).scalar()
+        definition_id = session.connection().execute(LATEST_DEFINITION_ID, {"key": key}).scalar()
         if definition_id is None:
             if required:
                 raise NotFound(f"No process definition {key!r} is deployed")
@@ -386,10 +386,7 @@ class InstanceOperation:
 
 
 _INSTANCE = table_of(ProcessInstance)
-_DEFINITION = table_of(ProcessDefinition)
-# Prepared once: only the id (the definition itself, with its XML, comes from the engine's cache).
-_LATEST_DEFINITION_ID = (sa.select(_DEFINITION.c.id).where(_DEFINITION.c.key == sa.bindparam("key"))
-                         .order_by(_DEFINITION.c.version.desc()).limit(1))
+
 _SAVE_INSTANCE = (
     sa.update(_INSTANCE)
     .where(_INSTANCE.c.id == sa.bindparam("iid"), _INSTANCE.c.version == sa.bindparam("expected_version"))

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from engine.loans import services
-from engine.loans.actors import SUPERVISOR, Actor
+from engine.loans.actors import ENTERPRISE, SUPERVISOR, Actor
 from engine.models import AuditEvent, LoanApplication, OutboxMessage, ProcessInstance, TaskRow
 from engine.workflow.errors import Forbidden, InvalidTransition, NotFound, StepAlreadyTaken, ValidationFailed
 from tests.conftest import APPROVAL, application_input, rows, scalar
@@ -172,3 +172,17 @@ def test_disbursing_more_than_approved_or_in_the_future_is_refused(engine, parti
         err = _refused(engine, ValidationFailed,
                        lambda data=data: services.disburse(engine, parties.officer_a, application_id, data))
         assert field in err.errors
+
+
+def test_a_submission_says_every_problem_with_its_parties_at_once(engine, parties, clock):
+    """The enterprise, institution and product are read in one statement; an unregistered enterprise's
+    submission still hears what else is wrong."""
+    unregistered = Actor("ghost", ENTERPRISE, enterprise_id=987654)
+    err = _refused(engine, ValidationFailed, lambda: services.submit(
+        engine, unregistered, application_input(parties, clock.now(), product_id=parties.product_b_id)))
+    assert set(err.errors) == {"enterprise", "product_id"}
+    err = _refused(engine, ValidationFailed, lambda: services.submit(
+        engine, parties.enterprise, application_input(parties, clock.now(), institution_id=424242)))
+    assert set(err.errors) == {"institution_id", "product_id"}
+    application = services.submit(engine, parties.enterprise, application_input(parties, clock.now()))
+    assert application.instance_id is not None
