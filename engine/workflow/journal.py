@@ -35,8 +35,8 @@ def deferred_journal(session: Session) -> Iterator[None]:
     try:
         yield
         connection = session.connection()
-        for statement, entries in conditional.items():  # their consequences may defer more rows
-            inserted = {tuple(row) for row in connection.execute(statement, [params for params, _, _ in entries])}
+        for insert, entries in conditional.items():  # their consequences may defer more rows
+            inserted = {tuple(row) for row in connection.execute(insert, [params for params, _, _ in entries])}
             for _, key, then in entries:
                 if key in inserted:
                     inserted.discard(key)  # the same row deferred twice went in once

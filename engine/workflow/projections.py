@@ -134,7 +134,7 @@ def sync_projections(operation: InstanceOperation, before: Snapshot, actor: str)
         connection.execute(_upsert(dialect, _TIMER, _CLOSED_TIMER), new_timers + [
             _timer_row(iid, tid, task, due, False, "fired" if done else "cancelled", now if done else None)
             for tid, task, due, done in closed_timers])
-        closed_timers = new_timers = []
+        new_timers = []
     elif closed_timers:
         # Fired and cancelled timers are read by no later work of a sweep's batch: written with the batch's.
         write_or_defer(session, _TIMER_STATE, [
@@ -146,7 +146,8 @@ def sync_projections(operation: InstanceOperation, before: Snapshot, actor: str)
                          "completed" if done else "cancelled"),
              "completed_at": now, "completed_by": actor if done else None}
             for tid, task, done in closed_tasks])
-        closed_tasks = new_tasks = []
+        closed_tasks.clear()
+        new_tasks = []
     task_states = [{"iid": iid, "sid": tid, "new_state": "completed" if done else "cancelled",
                     "new_completed_at": now, "new_completed_by": actor if done else None}
                    for tid, _, done in closed_tasks]
