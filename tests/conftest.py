@@ -42,6 +42,8 @@ def scratch_postgres_database(name: str) -> Iterator[str]:
         with server.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         server.dispose()
+
+
 CST = datetime.fromisoformat("2026-01-01T00:00:00+08:00").tzinfo
 
 

@@ -178,15 +178,12 @@ def record_breach(operation: InstanceOperation, task: SpiffTask, kind: str | Non
             "application": application.reference, "institution_id": application.institution_id,
             "kind": kind, "due_at": due.isoformat(), "provisional": provisional,
         })
-        recorded.append(True)
 
-    recorded: list[bool] = []
-    insert_then(session, insert_ignoring_conflicts(session, _BREACH, _BREACH.c.application_id, _BREACH.c.kind),
-                breach, (application.id, kind), consequences)
-    if is_deferred(session):
-        return {"recorded": True}  # as far as this batch knows; the ledger's unique key decides
-    return {"recorded": bool(recorded)}
-
+    inserted = insert_then(session, insert_ignoring_conflicts(session, _BREACH, _BREACH.c.application_id,
+                                                              _BREACH.c.kind), breach, (application.id, kind),
+                           consequences)
+    # In a sweep's batch (None) recorded as far as the batch knows; the ledger's unique key decides.
+    return {"recorded": inserted is not False}
 
 def send_reminder(operation: InstanceOperation, task: SpiffTask, kind: str | None) -> dict[str, Any]:
     """Queue a reminder that a deadline is one working day away."""

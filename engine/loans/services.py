@@ -74,9 +74,8 @@ def submit(engine: Engine, actor: Actor, data: dict[str, Any]) -> LoanApplicatio
             application_id=application.id, enterprise_id=actor.enterprise_id,
             institution_id=application.institution_id, **authorization,
         ))
-        if definition_id is None:
-            raise NotFound(f"No process definition {LOAN_PROCESS_KEY!r} is deployed")
-        definition = engine.definition(session, definition_id)
+        definition = (engine.definition(session, definition_id) if definition_id is not None
+                      else engine.latest_definition(session, LOAN_PROCESS_KEY))  # none deployed: NotFound
         operation = engine.start(
             session, definition, application.reference,
             _start_data(application, institution, product),

@@ -17,11 +17,13 @@ Records are kept for RETENTION, then purged by the housekeeping job.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.models import IdempotencyRecord, table_of
@@ -48,11 +50,23 @@ class StoredResponse:
 def keep(session: Session, now: datetime, credential_id: int, key: str, request_hash: str, status_code: int,
          body: dict[str, Any]) -> bool:
     """Keep the response under `key` in the transaction of the work that made it; False if the key is
-    taken (then roll the work back and replay what `answered` finds)."""
-    return session.execute(insert_ignoring_conflicts(session, _RECORD, _RECORD.c.id), {
+    taken (then roll the work back and replay what `answered` finds). A record of this request left
+    half-done (`in_progress`, by the older claim-first scheme) is completed instead."""
+    return session.execute(_keep_statement(session.get_bind().dialect.name), {
         "credential_id": credential_id, "key": key, "request_hash": request_hash, "state": "done",
         "status_code": status_code, "response": body, "created_at": now,
     }).first() is not None
+
+
+@functools.cache
+def _keep_statement(dialect_name: str) -> sa.Insert:
+    insert = (postgresql if dialect_name == "postgresql" else sqlite).insert(_RECORD)
+    return insert.on_conflict_do_update(
+        index_elements=[_RECORD.c.credential_id, _RECORD.c.key],
+        set_={"state": insert.excluded.state, "status_code": insert.excluded.status_code,
+              "response": insert.excluded.response},
+        where=sa.and_(_RECORD.c.state != "done", _RECORD.c.request_hash == insert.excluded.request_hash),
+    ).returning(_RECORD.c.id)
 
 
 def answered(session: Session, credential_id: int, key: str, request_hash: str) -> StoredResponse | None:
@@ -67,15 +81,13 @@ def answered(session: Session, credential_id: int, key: str, request_hash: str) 
         raise IdempotencyKeyReused("This Idempotency-Key was used with a different request")
     if record.state == "done":
         return StoredResponse(record.status_code or 200, record.response or {})
-    # Only a record written before the work and its response shared one statement can be left half-done:
-    # its request never finished, so this one runs it.
-    return None
+    return None  # half-done (an older scheme's claim whose request never finished): `keep` completes it
 
 
 def claim(session: Session, now: datetime, credential_id: int, key: str,
           request_hash: str) -> StoredResponse | None:
-    """Claim `key` before the work (the refusals' path and records left half-done): None if this request
-    is to run, else the stored response."""
+    """Claim `key` before the work (a refusal kept on its own, `keep_refusal`): None if this request is to
+    run, else the stored response."""
     inserted = session.execute(insert_ignoring_conflicts(session, _RECORD, _RECORD.c.id), {
         "credential_id": credential_id, "key": key, "request_hash": request_hash, "state": "in_progress",
         "status_code": None, "response": None, "created_at": now,

@@ -49,17 +49,21 @@ def deferred_journal(session: Session) -> Iterator[None]:
 
 
 def insert_then(session: Session, statement: sa.Insert, params: dict[str, Any], key: tuple[Any, ...],
-                then: Callable[[], None]) -> None:
+                then: Callable[[], None]) -> bool | None:
     """Insert a row that may clash with one already there (`statement` skips conflicts and returns the
-    row's `key` columns), and call `then` only if this row went in: now, or with the enclosing deferred
-    journal's rows. Consequences (audit, messages, figures) so follow the row that was really written, even
-    when another transaction wrote the same one meanwhile."""
+    row's `key` columns), and call `then` only if this row went in. Consequences (audit, messages, figures)
+    so follow the row that was really written, even when another transaction wrote the same one meanwhile.
+
+    Whether it went in (True/False), or None if that is decided with the enclosing deferred journal's rows.
+    """
     conditional = session.info.get(_CONDITIONAL)
-    if conditional is None:
-        if session.connection().execute(statement, params).first() is not None:
-            then()
-    else:
+    if conditional is not None:
         conditional.setdefault(statement, []).append((params, key, then))
+        return None
+    inserted = session.connection().execute(statement, params).first() is not None
+    if inserted:
+        then()
+    return inserted
 
 
 def is_deferred(session: Session) -> bool:

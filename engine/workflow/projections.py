@@ -140,17 +140,17 @@ def sync_projections(operation: InstanceOperation, before: Snapshot, actor: str)
         write_or_defer(session, _TIMER_STATE, [
             {"iid": iid, "sid": tid, "new_state": "fired" if done else "cancelled",
              "new_fired_at": now if done else None} for tid, _, _, done in closed_timers])
-    if closed_tasks and new_tasks:
+    if closed_tasks and new_tasks:  # closed and new in one statement
         connection.execute(_upsert(dialect, _TASK, _CLOSED_TASK), new_tasks + [
             {**_task_row(operation, tid, task, before.task_dues.get(tid), before.timers,
                          "completed" if done else "cancelled"),
              "completed_at": now, "completed_by": actor if done else None}
             for tid, task, done in closed_tasks])
-        closed_tasks.clear()
-        new_tasks = []
-    task_states = [{"iid": iid, "sid": tid, "new_state": "completed" if done else "cancelled",
-                    "new_completed_at": now, "new_completed_by": actor if done else None}
-                   for tid, _, done in closed_tasks]
+        task_states, new_tasks = [], []
+    else:
+        task_states = [{"iid": iid, "sid": tid, "new_state": "completed" if done else "cancelled",
+                        "new_completed_at": now, "new_completed_by": actor if done else None}
+                       for tid, _, done in closed_tasks]
     for statement, params in ((_TIMER_DUE, timer_dues), (_INSERT_TIMER, new_timers), (_TASK_STATE, task_states),
                               (_TASK_DUE, task_dues), (_INSERT_TASK, new_tasks)):
         if params:

@@ -116,3 +116,21 @@ def test_a_record_left_half_done_by_an_older_version_is_run_and_completed(caller
     again = callers.bank_a.post(f"/api/v1/applications/{reference}/accept", {},
                                 headers={"Idempotency-Key": "accept-half"})
     assert again.headers["Idempotent-Replayed"] == "true" and again.json == response.json
+
+
+def test_a_retry_of_an_answered_step_replays_it_even_when_its_second_run_meets_a_conflict(
+        callers, parties, clock, engine, monkeypatch):
+    """The work runs before the key is looked at; a retry that meets a transient refusal (here a conflict
+    that never clears) is still answered with the step's kept response, not with the refusal."""
+    reference = _submit(callers, parties, clock)
+    headers = {"Idempotency-Key": "accept-then-conflict"}
+    first = callers.bank_a.post(f"/api/v1/applications/{reference}/accept", {}, headers=headers)
+    assert first.status_code == 200
+
+    def always_conflicting(*args, **kwargs):
+        raise ConcurrencyConflict("The application was changed by someone else at the same time")
+
+    monkeypatch.setattr(services, "accept", always_conflicting)
+    retry = callers.bank_a.post(f"/api/v1/applications/{reference}/accept", {}, headers=headers)
+    assert retry.status_code == 200 and retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json == first.json

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from engine.loans import services
 from engine.loans.actors import ENTERPRISE, SUPERVISOR, Actor
-from engine.models import AuditEvent, LoanApplication, OutboxMessage, ProcessInstance, TaskRow
+from engine.models import AuditEvent, LoanApplication, OutboxMessage, ProcessDefinition, ProcessInstance, TaskRow
 from engine.workflow.errors import Forbidden, InvalidTransition, NotFound, StepAlreadyTaken, ValidationFailed
 from tests.conftest import APPROVAL, application_input, rows, scalar
 
@@ -186,3 +186,12 @@ def test_a_submission_says_every_problem_with_its_parties_at_once(engine, partie
     assert set(err.errors) == {"institution_id", "product_id"}
     application = services.submit(engine, parties.enterprise, application_input(parties, clock.now()))
     assert application.instance_id is not None
+
+
+def test_a_submission_with_no_lifecycle_deployed_is_refused_and_leaves_nothing(engine, parties, clock):
+    with engine.transaction() as session:
+        session.execute(sa.update(ProcessDefinition).where(ProcessDefinition.key == "loan_lifecycle")
+                        .values(key="retired_lifecycle"))
+    err = _refused(engine, NotFound, lambda: services.submit(
+        engine, parties.enterprise, application_input(parties, clock.now())))
+    assert "loan_lifecycle" in str(err)

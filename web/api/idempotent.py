@@ -65,24 +65,17 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         if len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise ValidationFailed({HEADER: [f"Use up to {MAX_KEY_LENGTH} printable characters."]})
         engine = current_app.extensions["engine"]
-        fingerprint, credential_id, claim_first = _fingerprint(), None, False
+        fingerprint, credential_id = _fingerprint(), None
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
                 with engine.transaction() as session:
                     # Authenticated in this transaction (one transaction for the whole request).
-                    credential_id, now = current_caller().credential_id, engine.clock.now()
-                    if claim_first:  # a record an older version left half-done: claimed, then completed
-                        stored = idempotency.claim(session, now, credential_id, key, fingerprint)
-                        if stored is not None:
-                            return _replay(stored)
+                    credential_id = current_caller().credential_id
                     response = current_app.make_response(view(*args, **kwargs))
                     if response.status_code >= 500:
                         raise _NotKept(response)
-                    body = response.get_json(silent=True) or {}
-                    if claim_first:
-                        idempotency.store(session, credential_id, key, response.status_code, body)
-                    elif not idempotency.keep(session, now, credential_id, key, fingerprint, response.status_code,
-                                              body):
+                    if not idempotency.keep(session, engine.clock.now(), credential_id, key, fingerprint,
+                                            response.status_code, response.get_json(silent=True) or {}):
                         raise _KeyTaken
                 return response
             except _KeyTaken:
@@ -93,7 +86,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
                     return _refused(engine, credential_id, key, fingerprint, reused)
                 if stored is not None:
                     return _replay(stored)
-                claim_first = True
+                # purged meanwhile: run the request again
             except _NotKept as failure:
                 return failure.response
             except ConcurrencyConflict as conflict:
