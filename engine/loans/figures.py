@@ -17,6 +17,7 @@ are locked in one order (no deadlock between two steps) and only for the moment 
 from __future__ import annotations
 
 import functools
+import weakref
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -183,14 +184,21 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
         session.info.pop(_PENDING, None)
 
 
+# The factories whose sessions keep the figures. Not `sa.event.contains`: its registry is keyed by id() and
+# outlives a discarded factory, so a new factory at a reused address would look installed and keep nothing.
+_INSTALLED: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
+
+
 def install(factory: sessionmaker[Session]) -> None:
-    """Keep the figures for every session the factory makes."""
+    """Keep the figures for every session the factory makes (once per factory)."""
+    if factory in _INSTALLED:
+        return
     for name, listener in (("before_flush", _before_flush), ("before_commit", _before_commit),
                            ("after_transaction_create", _after_transaction_create),
                            ("after_soft_rollback", _after_soft_rollback),
                            ("after_transaction_end", _after_transaction_end)):
-        if not sa.event.contains(factory, name, listener):
-            sa.event.listen(factory, name, listener)
+        sa.event.listen(factory, name, listener)
+    _INSTALLED.add(factory)
 
 
 def write(session: Session, changes: Changes) -> None:
