@@ -61,9 +61,11 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
         security_headers,
         supervision,
         tasks,
+        template_cache,
         views,
     )
 
+    template_cache.init_app(app)
     guards.init_app(app)
     security_headers.init_app(app)
     i18n.init_app(app)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from engine.workflow.clock import Clock
-from engine.workflow.models import CalendarDay, CalendarYear
+from engine.workflow.models import CalendarDay, CalendarYear, table_of
 from engine.workflow.working_days import DayRule, WorkingDayCalendar, chinese_calendar_rules
 
 
@@ -19,12 +19,15 @@ def seed_calendar(session: Session, clock: Clock, actor: str = "system") -> bool
     if session.scalar(sa.select(sa.func.count()).select_from(CalendarYear)):
         return False
     rules, years = chinese_calendar_rules()
-    session.add_all(CalendarDay(day=r.day, kind=r.kind, name=r.name) for r in rules)
     now = clock.now()
-    session.add_all(
-        CalendarYear(year=y, source="chinese_calendar", loaded_at=now, loaded_by=actor) for y in sorted(years)
-    )
-    session.flush()
+    # Core inserts of plain rows (some 800 days): the ORM's unit of work took several times longer.
+    connection = session.connection()
+    if rules:
+        connection.execute(sa.insert(table_of(CalendarDay)), [
+            {"day": r.day, "kind": r.kind, "name": r.name} for r in rules])
+    if years:
+        connection.execute(sa.insert(table_of(CalendarYear)), [
+            {"year": y, "source": "chinese_calendar", "loaded_at": now, "loaded_by": actor} for y in sorted(years)])
     return True
 
 
