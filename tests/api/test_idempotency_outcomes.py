@@ -134,3 +134,22 @@ def test_a_retry_of_an_answered_step_replays_it_even_when_its_second_run_meets_a
     retry = callers.bank_a.post(f"/api/v1/applications/{reference}/accept", {}, headers=headers)
     assert retry.status_code == 200 and retry.headers["Idempotent-Replayed"] == "true"
     assert retry.json == first.json
+
+
+def test_a_key_taken_and_purged_on_every_attempt_is_a_409_and_the_step_is_not_taken(callers, parties, clock,
+                                                                                   engine, monkeypatch):
+    from engine.platform import idempotency
+
+    reference = _submit(callers, parties, clock)
+    kept = []
+
+    def taken_then_purged(*args, **kwargs):  # another request holds the key, and it is purged before it is read
+        kept.append(1)
+        return False
+
+    monkeypatch.setattr(idempotency, "keep", taken_then_purged)
+    response = callers.bank_a.post(f"/api/v1/applications/{reference}/accept", {},
+                                   headers={"Idempotency-Key": "purged-each-time"})
+    assert response.status_code == 409 and response.json["code"] == "conflict"
+    assert len(kept) == 4
+    assert scalar(engine, sa.select(LoanApplication.status)) == "submitted"

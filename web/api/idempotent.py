@@ -96,7 +96,9 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
                 return _refused(engine, credential_id, key, fingerprint, conflict)
             except EngineError as error:
                 return _refused(engine, credential_id, key, fingerprint, error)
-        raise AssertionError("unreachable")
+        # Every attempt found the key taken and then released (purged) before its answer could be read.
+        return _refused(engine, credential_id, key, fingerprint,
+                        ConcurrencyConflict("Another request with this Idempotency-Key kept changing it"))
 
     return wrapper
 
