@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.workflow.db_types import Money, Rate
 from engine.workflow.encryption import HASH_LENGTH, Encrypted, keep_lookup_hash
-from engine.workflow.models.base import Base, pk
+from engine.workflow.models import append_only
+from engine.workflow.models.base import Base, pk, table_of
 
 
 class Institution(Base):
@@ -169,6 +170,9 @@ class DisclosureRecord(Base):
     via: Mapped[str] = mapped_column(sa.String(10))  # page | api
     # handling_application | case_record; for a refusal: why (revoked, expired, withdrawn, settled…)
     purpose: Mapped[str] = mapped_column(sa.String(40))
+
+
+append_only.install(table_of(DisclosureRecord))  # never changed or deleted (migration 0023)
 
 
 class SlaBreach(Base):

@@ -6,7 +6,7 @@ Revises: 0001
 
 from alembic import op
 
-from engine.workflow.models.append_only import DROP_STATEMENTS, statements_for
+from engine.workflow.models.append_only import drop_statements_for, statements_for
 
 revision = "0002"
 down_revision = "0001"
@@ -20,5 +20,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for statement in DROP_STATEMENTS.get(op.get_bind().dialect.name, []):
+    for statement in drop_statements_for(op.get_bind().dialect.name):
         op.execute(statement)

@@ -1,36 +1,40 @@
-"""Database triggers that make the audit trail append-only (来源可溯、防篡改)."""
+"""Database triggers that make a ledger append-only (来源可溯、防篡改): the audit trail, and the record of
+each disclosure of an enterprise's data (engine/models/loans.py DisclosureRecord)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-SQLITE_STATEMENTS = [
-    "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
-    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
-    "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
-    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
-]
-
-POSTGRESQL_STATEMENTS = [
-    "CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger AS $$ "
-    "BEGIN RAISE EXCEPTION 'audit events are append-only'; END; $$ LANGUAGE plpgsql",
-    "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event "
-    "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
-]
-
-DROP_STATEMENTS = {
-    "sqlite": ["DROP TRIGGER IF EXISTS audit_event_no_update", "DROP TRIGGER IF EXISTS audit_event_no_delete"],
-    "postgresql": ["DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event",
-                   "DROP FUNCTION IF EXISTS audit_event_append_only()"],
-}
+_MESSAGES = {"audit_event": "audit events are append-only", "disclosure_record": "disclosures are append-only"}
 
 
-def statements_for(dialect: str) -> list[str]:
-    return {"sqlite": SQLITE_STATEMENTS, "postgresql": POSTGRESQL_STATEMENTS}.get(dialect, [])
+def statements_for(dialect: str, table: str = "audit_event") -> list[str]:
+    """The statements that refuse UPDATE and DELETE on `table` (audit_event's names kept from 0002)."""
+    message = _MESSAGES[table]
+    if dialect == "sqlite":
+        return [f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END",
+                f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"]
+    if dialect == "postgresql":
+        return [f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$ "
+                f"BEGIN RAISE EXCEPTION '{message}'; END; $$ LANGUAGE plpgsql",
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"]
+    return []
+
+
+def drop_statements_for(dialect: str, table: str = "audit_event") -> list[str]:
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+    if dialect == "postgresql":
+        return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+                f"DROP FUNCTION IF EXISTS {table}_append_only()"]
+    return []
 
 
 def install(table: sa.Table) -> None:
     """Create the triggers whenever the table is created with metadata.create_all."""
     for dialect in ("sqlite", "postgresql"):
-        for statement in statements_for(dialect):
+        for statement in statements_for(dialect, table.name):
             sa.event.listen(table, "after_create", sa.DDL(statement).execute_if(dialect=dialect))
