@@ -158,10 +158,11 @@ class Config:
     # review. "test_double" (either) is for tests and demonstrations only and refused in production.
     SMS_SENDER = os.environ.get("SMS_SENDER", "none")
     IDENTITY_VERIFIER = os.environ.get("IDENTITY_VERIFIER", "manual_review")
-    # Personal data at rest (engine/platform/personal_data.py): ID and phone numbers encrypted (AES-256-GCM) with
-    # PERSONAL_DATA_KEYS, URL-safe base64 of 32 bytes each, comma-separated, newest first (the first encrypts, all
-    # decrypt; docs/OPERATIONS.md on rotation); looked up by an HMAC-SHA256 under PERSONAL_DATA_HASH_KEY. Both
-    # empty: derived from SECRET_KEY with a warning (development and tests); production refuses that.
+    # Personal data at rest (engine/platform/personal_data.py): ID and phone numbers, names and e-mail addresses
+    # encrypted (AES-256-GCM) with PERSONAL_DATA_KEYS, URL-safe base64 of 32 bytes each, comma-separated, newest
+    # first (the first encrypts, all decrypt; docs/OPERATIONS.md on rotation); looked up by an HMAC-SHA256 under
+    # PERSONAL_DATA_HASH_KEY. Both empty: derived from SECRET_KEY with a warning (development and tests);
+    # production refuses that.
     PERSONAL_DATA_KEYS = os.environ.get("PERSONAL_DATA_KEYS", "")
     PERSONAL_DATA_HASH_KEY = os.environ.get("PERSONAL_DATA_HASH_KEY", "")
     TESTING = False

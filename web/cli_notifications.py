@@ -107,7 +107,7 @@ def user_email(username: str, address: str) -> None:
 
     from engine.models import UserAccount
 
-    if address and not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]+", address):
+    if address and (len(address) > 254 or not re.fullmatch(r"[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]+", address)):
         raise click.ClickException(f"Not an e-mail address: {address}")
     engine = _engine()
     with engine.transaction() as session:

@@ -1,4 +1,5 @@
-"""`flask rotate-personal-data`: re-encrypt ID and phone numbers with the newest key (docs/OPERATIONS.md)."""
+"""`flask rotate-personal-data`: re-encrypt personal data (ID and phone numbers, names, e-mail addresses) with the
+newest key (docs/OPERATIONS.md)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def _show(step: RotationProgress) -> None:
               help="Rows per transaction.")
 @click.option("--check", is_flag=True, help="Only show which keys the data are under and what is left to do.")
 def rotate_personal_data(batch_size: int, check: bool) -> None:
-    """Re-encrypt every ID and phone number with the first key of PERSONAL_DATA_KEYS, batch by batch (resumable)."""
+    """Re-encrypt all personal data with the first key of PERSONAL_DATA_KEYS, batch by batch (resumable)."""
     engine = current_app.extensions["engine"]
     keyring = installed()
     click.echo(f"Encrypting with key {keyring.current_id}; keys held: {', '.join(keyring.key_ids)}; "

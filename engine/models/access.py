@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from engine.workflow.encryption import Encrypted
 from engine.workflow.models.base import Base, pk
 
 
@@ -24,7 +25,8 @@ class UserAccount(Base):
     institution_id: Mapped[int | None] = mapped_column(sa.ForeignKey("institution.id"))
     enterprise_id: Mapped[int | None] = mapped_column(sa.ForeignKey("enterprise.id"))
     display_name: Mapped[str] = mapped_column(sa.String(200), default="")
-    email: Mapped[str | None] = mapped_column(sa.String(254))  # for notifications by e-mail; optional
+    # For notifications by e-mail; optional. Personal data: stored encrypted (engine/platform/personal_data.py).
+    email: Mapped[str | None] = mapped_column(Encrypted(254, "user_account.email"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
 

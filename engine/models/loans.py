@@ -35,8 +35,9 @@ class Enterprise(Base):
     name: Mapped[str] = mapped_column(sa.String(200))
     credit_code: Mapped[str] = mapped_column(sa.String(18), unique=True)  # 统一社会信用代码
     # Personal data (个人信息保护法): shown masked unless the viewer needs it (see engine/platform/privacy.py).
-    legal_representative: Mapped[str | None] = mapped_column(sa.String(100))  # 法定代表人
-    # Stored encrypted (engine/platform/personal_data.py), each with a keyed hash for the admins' search by value.
+    # Stored encrypted (engine/platform/personal_data.py); the numbers with a keyed hash for the admins' search.
+    legal_representative: Mapped[str | None] = mapped_column(
+        Encrypted(100, "enterprise.legal_representative"))  # 法定代表人
     representative_id_number: Mapped[str | None] = mapped_column(
         Encrypted(18, "enterprise.representative_id_number"))  # 居民身份证号码
     contact_phone: Mapped[str | None] = mapped_column(Encrypted(20, "enterprise.contact_phone"))

@@ -30,7 +30,7 @@ class PendingRegistration(Base):
     applicant_kind: Mapped[str] = mapped_column(sa.String(30))
     credit_code: Mapped[str] = mapped_column(sa.String(18))
     name: Mapped[str] = mapped_column(sa.String(200))
-    legal_representative: Mapped[str] = mapped_column(sa.String(100))
+    legal_representative: Mapped[str] = mapped_column(Encrypted(100, "pending_registration.legal_representative"))
     region_code: Mapped[str] = mapped_column(sa.String(6))
     industry_section: Mapped[str] = mapped_column(sa.String(1))
     size_class: Mapped[str] = mapped_column(sa.String(10))

@@ -1,6 +1,7 @@
 """Personal data at rest: which columns are encrypted, the keyring from the settings, rotation.
 
-ID and phone numbers (个人信息保护法: an ID number is sensitive personal information) are stored
+ID and phone numbers (个人信息保护法: an ID number is sensitive personal information), the legal
+representative's name (an enterprise's and a pending registration's) and users' e-mail addresses are stored
 encrypted (engine.workflow.encryption); pages, exports and the officer's reveal read them decrypted
 through the ORM and mask them as before (engine/platform/privacy.py). Lookups by value go through
 keyed hashes: the registration's throttle per contact (`pending_registration.address_hash`) and the
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from engine.models import Enterprise, PendingRegistration
+from engine.models import Enterprise, PendingRegistration, UserAccount
 from engine.workflow.encryption import PREFIX, Keyring, decode_key, install, installed
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ ENCRYPTED_COLUMNS = (
     EncryptedColumn(Enterprise, "representative_id_number", "representative_id_number_hash", "id_number"),
     EncryptedColumn(Enterprise, "contact_phone", "contact_phone_hash", "phone"),
     EncryptedColumn(PendingRegistration, "address", "address_hash", "contact"),
+    EncryptedColumn(Enterprise, "legal_representative"),
+    EncryptedColumn(PendingRegistration, "legal_representative"),
+    EncryptedColumn(UserAccount, "email"),
 )
 
 
@@ -72,7 +76,7 @@ def install_from_settings(keys: str, hash_key: str, fallback_secret: str | None)
     """Build the keyring from the settings and make it this process's; a derived one is logged as a warning."""
     keyring = keyring_from_settings(keys, hash_key, fallback_secret)
     if keyring.derived:
-        log.warning("PERSONAL_DATA_KEYS is not set: ID and phone numbers are encrypted with a key derived from "
+        log.warning("PERSONAL_DATA_KEYS is not set: personal data is encrypted with a key derived from "
                     "SECRET_KEY (development and tests only; production refuses to start without explicit keys)")
     install(keyring)
     return keyring

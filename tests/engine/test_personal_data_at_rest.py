@@ -209,3 +209,20 @@ def test_production_refuses_to_start_without_good_keys(production, keys_value, h
         config.ProductionConfig.validate()
     assert config.ProductionConfig.personal_data_fallback_secret() is None
     assert config.TestingConfig.personal_data_fallback_secret() == "testing-only-secret"
+
+
+def test_names_and_email_addresses_are_ciphertexts_in_the_database_too(engine):
+    from engine.models import UserAccount
+    from engine.platform.access import create_user
+
+    enterprise_id = _enterprise(engine, legal_representative="王建国")
+    with engine.transaction() as session:
+        create_user(session, engine.clock.now(), "ent-wang", "long-enough-password", "enterprise",
+                    enterprise_id=enterprise_id).email = "wang@example.cn"
+    dump = repr(_raw(engine, "SELECT legal_representative FROM enterprise")
+                + _raw(engine, "SELECT email FROM user_account"))
+    assert "王建国" not in dump and "wang@example" not in dump and dump.count("pd1:") == 2
+    with engine.reading() as session:
+        assert session.get(Enterprise, enterprise_id).legal_representative == "王建国"
+        assert session.scalar(sa.select(UserAccount.email).where(UserAccount.username == "ent-wang")) == \
+            "wang@example.cn"

@@ -1,5 +1,6 @@
-"""Migration 0019 encrypts the ID and phone numbers already stored (the demo enterprise's, a pending registration's)
-and its downgrade decrypts them; on a fresh database it only changes the schema (test_migrations.py)."""
+"""Migrations 0019 and 0024 encrypt the personal data already stored (the demo enterprise's, a pending
+registration's, a user's) and their downgrades decrypt it; on a fresh database they only change the schema
+(test_migrations.py)."""
 
 from __future__ import annotations
 
@@ -83,3 +84,32 @@ def test_plaintext_rows_are_encrypted_by_the_upgrade_and_decrypted_by_the_downgr
     assert _stored(scratch_url) == (DEMO_ID, DEMO_PHONE, "13900139000")
     command.upgrade(config, "0019")  # and up again: the same values, encrypted afresh
     assert keyring.decrypt(_stored(scratch_url)[1], "enterprise.contact_phone") == DEMO_PHONE
+
+
+def test_names_and_email_addresses_are_encrypted_by_0024_and_decrypted_by_its_downgrade(scratch_url):
+    config = alembic_config(scratch_url)
+    command.upgrade(config, "0023")
+    _execute(scratch_url, "INSERT INTO enterprise (name, credit_code, legal_representative, applicant_kind) "
+                          "VALUES ('长沙星火精密制造有限公司', '91430100MA4L000001', '王建国', 'enterprise')")
+    _execute(scratch_url, "INSERT INTO pending_registration (secret_hash, status, applicant_kind, credit_code, name, "
+                          "legal_representative, region_code, industry_section, size_class, username, display_name, "
+                          "channel, address, address_hash, password_hash, commitment_version, commitment_language, "
+                          "commitment_sha256, code_hash, code_expires_at, code_sent_at, codes_sent, wrong_codes, "
+                          "source, created_at) VALUES ('s', 'pending', 'enterprise', '91430100MA4L000002', 'N', "
+                          "'R', '430102', 'C', 'small', 'u', 'U', 'sms', 'pd1:x', 'h', 'x', 'v', 'zh', 'c', 'h', :at, "
+                          ":at, 1, 0, '127.0.0.1', :at)", at=datetime(2026, 9, 30, 2, 0))
+    _execute(scratch_url, "INSERT INTO user_account (username, password_hash, role, display_name, email, active, "
+                          "created_at) VALUES ('ent-user', 'x', 'enterprise', '王', 'wang@example.cn', :yes, :at)",
+             yes=True, at=datetime(2026, 9, 30, 2, 0))
+    names = "SELECT e.legal_representative, r.legal_representative, u.email " \
+            "FROM enterprise e, pending_registration r, user_account u"
+    command.upgrade(config, "0024")
+    keyring = encryption.installed()
+    stored = _execute(scratch_url, names)[0]
+    assert all(value.startswith(f"pd1:{keyring.current_id}:") for value in stored)
+    assert [keyring.decrypt(value, context) for value, context in zip(stored, (
+        "enterprise.legal_representative", "pending_registration.legal_representative", "user_account.email"),
+        strict=True)] == ["王建国", "R", "wang@example.cn"]
+
+    command.downgrade(config, "0023")
+    assert tuple(_execute(scratch_url, names)[0]) == ("王建国", "R", "wang@example.cn")
