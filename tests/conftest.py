@@ -79,14 +79,25 @@ def _postgres_schema() -> str | None:
     return POSTGRES_URL
 
 
+def _empty_postgres(url: str) -> None:
+    """Empty every table and restart every sequence, as TRUNCATE ... RESTART IDENTITY did, in one statement.
+
+    Rows are deleted with triggers off (the append-only ledgers' and the foreign keys'): a TRUNCATE of the forty
+    tables took about 0.2 s a test, most of the per-test cost on PostgreSQL."""
+    deletes = " ".join(f'DELETE FROM "{table.name}";' for table in reversed(Base.metadata.sorted_tables))
+    db = create_db_engine(url)
+    with db.begin() as conn:
+        conn.exec_driver_sql(
+            "DO $$ BEGIN PERFORM set_config('session_replication_role', 'replica', true); " + deletes +
+            " PERFORM setval(c.oid, 1, false) FROM pg_class c"
+            " WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace; END $$")
+    db.dispose()
+
+
 @pytest.fixture
 def database_url(tmp_path, _postgres_schema) -> str:
     if _postgres_schema:
-        db = create_db_engine(_postgres_schema)
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        with db.begin() as conn:
-            conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-        db.dispose()
+        _empty_postgres(_postgres_schema)
         return _postgres_schema
     url = f"sqlite:///{tmp_path / 'test.db'}"
     db = create_db_engine(url)
@@ -99,11 +110,7 @@ def database_url(tmp_path, _postgres_schema) -> str:
 def cli_database_url(tmp_path, _postgres_schema) -> str:
     """An empty database for the CLI's own `init-db` (SQLite: a new file; PostgreSQL: emptied tables)."""
     if _postgres_schema:
-        db = create_db_engine(_postgres_schema)
-        with db.begin() as conn:
-            tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-            conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-        db.dispose()
+        _empty_postgres(_postgres_schema)
         return _postgres_schema
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
