@@ -104,10 +104,11 @@ def create_app(test_config: dict[str, Any] | None = None, engine: Engine | None 
     if app.config["SCHEDULER_ENABLED"]:
         from engine.platform.scheduler import start_background
         from notifications.settings import delivery_settings
+        from web.reports import report_targets
 
         app.extensions["scheduler"] = start_background(
             app.extensions["engine"], app.config["SCHEDULER_SWEEP_SECONDS"], app.config["TIMER_BATCH_SIZE"],
-            delivery_settings(app.config),
+            delivery_settings(app.config), report_targets(app.config),
         )
     return app
 

@@ -193,6 +193,7 @@ def worker() -> None:
     from engine.workflow.encryption import installed as installed_keyring
     from engine.workflow.incidents import RetryPolicy
     from notifications.settings import delivery_settings
+    from web.reports import report_targets
 
     _ready()
     config = current_app.config
@@ -203,7 +204,7 @@ def worker() -> None:
         retry_policy=RetryPolicy(config["INCIDENT_RETRIES"], config["INCIDENT_BACKOFF_SECONDS"]),
         case_timeout_seconds=config["WORKER_CASE_TIMEOUT_SECONDS"],
         live_cache_size=config["LIVE_WORKFLOW_CACHE_SIZE"], delivery=delivery_settings(config),
-        keyring=installed_keyring())
+        keyring=installed_keyring(), report_targets=report_targets(config))
     click.echo(f"Worker sweeping every {settings.sweep_seconds} s (a case running over "
                f"{settings.case_timeout_seconds} s restarts the sweep process without it); Ctrl-C stops it.")
     try:

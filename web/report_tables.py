@@ -7,17 +7,15 @@ days); the page formats it, the downloads write it as a number, so the three alw
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
 
 from engine.loans.reports.figures import DEADLINE_KINDS, STEPS, BreakdownRow, Report, Scope
 from engine.loans.reports.periods import HALF_YEAR, MONTH, QUARTER, Period
+from engine.loans.reports.targets import YI
 from web.formatting import amount, count, rate
 from web.registration_labels import HUNAN_PREFECTURE, INDUSTRY_SECTION
-
-YI = Decimal("100000000")  # 1 亿元 in yuan
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ institution's staff their own institution only (another's is a 404); CSV and XLS
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -16,12 +17,13 @@ from engine.loans.actors import INSTITUTION_ADMIN, OFFICER, SUPERVISOR
 from engine.loans.reports import periods, produced
 from engine.loans.reports.figures import DEADLINE_KINDS, Report
 from engine.loans.reports.queries import compute
+from engine.loans.reports.targets import Targets
 from engine.models import Institution
 from web.auth import current_actor
 from web.pages import engine, roles_required
 from web.report_exports import downloads
-from web.report_tables import YI, percent, period_label, report_tables, scope_name, shown
 from web.report_tables import definitions as report_definitions
+from web.report_tables import percent, period_label, report_tables, scope_name, shown
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 STAFF = (OFFICER, INSTITUTION_ADMIN)
@@ -30,14 +32,19 @@ ID = "int(max=2147483647)"
 CHOICES = {periods.MONTH: 24, periods.QUARTER: 12, periods.HALF_YEAR: 6, periods.YEAR: 5}
 
 
+def report_targets(config: Mapping[str, Any]) -> Targets:
+    """The plan's targets the settings give now (the scheduler keeps them with each report it produces)."""
+    return Targets(new_credit_targets(config.get("NEW_CREDIT_TARGETS_YI", "")),
+                   int(config.get("LOAN_SUCCESS_TARGET_PERCENT", 50)))
+
+
 def _success_target() -> int:
-    return int(current_app.config.get("LOAN_SUCCESS_TARGET_PERCENT", 50))
+    return report_targets(current_app.config).loan_success_percent
 
 
 def _targets() -> dict[int, Decimal]:
     """The plan's new credit per year, in yuan."""
-    return {year: amount * YI for year, amount in new_credit_targets(
-        current_app.config.get("NEW_CREDIT_TARGETS_YI", "")).items()}
+    return report_targets(current_app.config).new_credit_by_year
 
 
 def _period() -> periods.Period:
@@ -135,9 +142,11 @@ def produced_download(report_id: int, fmt: str) -> Response:
         report = report.for_institution(institution_id)
         if not report.institutions:
             abort(404)
-    report.new_credit_target = _targets().get(report.period.start.year)
+    if report.success_target_percent is None:  # produced before the targets were kept with it: today's
+        report.new_credit_target = _targets().get(report.period.start.year)
+        report.success_target_percent = _success_target()
     suffix = f"-{institution_id}" if institution_id is not None else ""
-    return downloads(report, fmt, _success_target(), f"report-{report.period.key}-produced{suffix}")
+    return downloads(report, fmt, report.success_target_percent, f"report-{report.period.key}-produced{suffix}")
 
 
 def init_app(app: Flask) -> None:

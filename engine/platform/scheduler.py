@@ -16,6 +16,7 @@ from engine.workflow.runtime import Engine
 from engine.workflow.timers import sweep_due_timers
 
 if TYPE_CHECKING:
+    from engine.loans.reports.targets import Targets
     from notifications.settings import DeliverySettings
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,10 @@ def _housekeeping_job(engine: Engine) -> None:
              purged.idempotency_records, purged.login_failures, purged.user_tokens)
 
 
-def _reports_job(engine: Engine) -> None:
+def _reports_job(engine: Engine, targets: Targets | None = None) -> None:
     from engine.loans.reports.produced import scheduled_job
 
-    produced = scheduled_job(engine)
+    produced = scheduled_job(engine, targets)
     if produced:
         log.info("Reports: produced %s", ", ".join(f"{item.period.kind} {item.period.key}" for item in produced))
 
@@ -56,7 +57,7 @@ def _delivery_job(engine: Engine, settings: DeliverySettings) -> None:
 
 
 def configure(scheduler: BaseScheduler, engine: Engine, interval_seconds: int, batch_size: int,
-              delivery: DeliverySettings | None = None) -> BaseScheduler:
+              delivery: DeliverySettings | None = None, report_targets: Targets | None = None) -> BaseScheduler:
     scheduler.add_job(
         _sweep_job, "interval", seconds=interval_seconds, args=(engine, batch_size),
         id="timer_sweep", max_instances=1, coalesce=True, replace_existing=True,
@@ -65,7 +66,8 @@ def configure(scheduler: BaseScheduler, engine: Engine, interval_seconds: int, b
                       id="housekeeping",
                       max_instances=1, coalesce=True, replace_existing=True)
     # A closed period's report (month, quarter, half-year, year) is produced within the hour after it closes.
-    scheduler.add_job(_reports_job, "interval", seconds=HOUSEKEEPING_PERIOD.total_seconds(), args=(engine,),
+    scheduler.add_job(_reports_job, "interval", seconds=HOUSEKEEPING_PERIOD.total_seconds(),
+                      args=(engine, report_targets),
                       id="period_reports", max_instances=1, coalesce=True, replace_existing=True,
                       next_run_time=datetime.now(UTC) + timedelta(seconds=30))
     if delivery is not None:  # drains the outbox (notifications/)
@@ -75,15 +77,17 @@ def configure(scheduler: BaseScheduler, engine: Engine, interval_seconds: int, b
 
 
 def start_background(engine: Engine, interval_seconds: int, batch_size: int,
-                     delivery: DeliverySettings | None = None) -> BackgroundScheduler:
+                     delivery: DeliverySettings | None = None,
+                     report_targets: Targets | None = None) -> BackgroundScheduler:
     """Run the sweep in a thread of this process (the embedded default)."""
-    scheduler = configure(BackgroundScheduler(daemon=True), engine, interval_seconds, batch_size, delivery)
+    scheduler = configure(BackgroundScheduler(daemon=True), engine, interval_seconds, batch_size, delivery,
+                          report_targets)
     scheduler.start()
     return scheduler
 
 
 def run_blocking(engine: Engine, interval_seconds: int, batch_size: int,
-                 delivery: DeliverySettings | None = None) -> None:
+                 delivery: DeliverySettings | None = None, report_targets: Targets | None = None) -> None:
     """Run the sweep as the whole process (`flask worker`); several may run at once."""
-    scheduler = configure(BlockingScheduler(), engine, interval_seconds, batch_size, delivery)
+    scheduler = configure(BlockingScheduler(), engine, interval_seconds, batch_size, delivery, report_targets)
     scheduler.start()

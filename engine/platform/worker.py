@@ -47,6 +47,7 @@ class WorkerSettings:
     delivery: Any = None  # notifications.settings.DeliverySettings: the delivery job runs next to the sweep
     live_cache_size: int = 1_000
     keyring: Any = None  # engine.workflow.encryption.Keyring: the parent's, installed in the child
+    report_targets: Any = None  # engine.loans.reports.targets.Targets: kept with each report produced
 
 
 class CaseWatch:
@@ -89,7 +90,8 @@ def sweep_child(watch: CaseWatch, settings: WorkerSettings) -> None:
     engine = build_worker_engine(settings)
     engine.on_case = watch
     try:
-        run_blocking(engine, settings.sweep_seconds, settings.batch_size, settings.delivery)
+        run_blocking(engine, settings.sweep_seconds, settings.batch_size, settings.delivery,
+                     settings.report_targets)
     except (KeyboardInterrupt, SystemExit):
         return
 

@@ -98,3 +98,30 @@ def test_a_platform_without_applications_gets_the_latest_periods_only(engine, cl
     clock.set(cst("2026-11-02 08:00"))
     assert sorted(item.period.key for item in produced.produce_closed_periods(engine)) == [
         "2025", "2026-10", "2026-H1", "2026-Q3"]
+
+
+def test_a_report_is_kept_with_the_targets_of_its_production(engine, parties, submit, clock):
+    from decimal import Decimal
+
+    from engine.loans.reports.figures import Report
+    from engine.loans.reports.targets import Targets
+
+    submit()
+    clock.set(cst("2026-11-02 08:00"))
+    made = produced.produce_closed_periods(engine, targets=Targets({2026: 1500, 2025: 1200}, 60))
+    with engine.reading() as session:
+        kept = {row.period_start: Report.from_data(row.content) for row in session.scalars(sa.select(ProducedReport))}
+    assert len(kept) == len(made) == 5
+    assert kept[date(2026, 10, 1)].new_credit_target == Decimal("150000000000")
+    assert kept[date(2025, 1, 1)].new_credit_target == Decimal("120000000000")
+    assert {report.success_target_percent for report in kept.values()} == {60}
+
+
+def test_the_scheduler_produces_reports_against_the_targets_it_was_given(engine):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from engine.loans.reports.targets import Targets
+
+    targets = Targets({2026: 1500}, 70)
+    configured = scheduler.configure(BackgroundScheduler(), engine, 15, 100, report_targets=targets)
+    assert configured.get_job("period_reports").args == (engine, targets)

@@ -180,3 +180,26 @@ def test_the_board_calls_approved_over_decided_the_approval_rate(browser, quarte
     record = browser("officer-a").get("/inbox/record").get_data(as_text=True)
     assert "审批通过率" in record and "获贷率" not in record
     assert re.search(r'href="/reports"', board)
+
+
+def test_a_produced_report_keeps_the_targets_it_was_produced_against(browser, engine, quarter, web_app):
+    from engine.loans.reports.targets import Targets
+
+    made = produced.produce_closed_periods(engine, targets=Targets({2026: 1234}, 65))
+    q4 = next(item.id for item in made if item.period.key == "2026-Q4")
+    web_app.config.update(LOAN_SUCCESS_TARGET_PERCENT=50, NEW_CREDIT_TARGETS_YI="2026:1500")  # changed since
+    kept = browser("supervisor").get(f"/reports/produced/{q4}.csv").get_data(as_text=True)
+    assert "方案目标为 65%" in kept and "方案目标为 50%" not in kept
+    rows = list(csv.reader(io.StringIO(kept.lstrip("\ufeff"))))
+    new_credit = rows[[row[:1] for row in rows].index(["2026年新增授信"]) + 2]  # the title, the header, the platform
+    assert new_credit[0] == "全平台" and new_credit[2] == "1234"
+    live = browser("supervisor").get("/reports/report.csv?kind=quarter&period=2026-Q4").get_data(as_text=True)
+    assert "方案目标为 50%" in live and ",1500," in live
+
+
+def test_a_report_produced_before_targets_were_kept_shows_todays(browser, engine, quarter, web_app):
+    made = produced.produce_closed_periods(engine)  # no targets: as the scheduler produced them before
+    q4 = next(item.id for item in made if item.period.key == "2026-Q4")
+    web_app.config.update(LOAN_SUCCESS_TARGET_PERCENT=55)
+    text = browser("supervisor").get(f"/reports/produced/{q4}.csv").get_data(as_text=True)
+    assert "方案目标为 55%" in text and ",1500," in text

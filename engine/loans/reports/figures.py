@@ -204,6 +204,8 @@ class Report:
     institutions: list[Scope]
     # The plan's target of new credit for the period's year (yuan), when configured.
     new_credit_target: Decimal | None = None
+    # The plan's loan success rate target (%), kept with a produced report (None: one produced before that).
+    success_target_percent: int | None = None
 
     @property
     def scopes(self) -> list[Scope]:
@@ -212,7 +214,7 @@ class Report:
     def for_institution(self, institution_id: int) -> Report:
         """The view of one institution's staff: its own scope only (no platform totals, no other institution)."""
         own = [scope for scope in self.institutions if scope.institution_id == institution_id]
-        return Report(self.period, self.computed_at, None, own, self.new_credit_target)
+        return Report(self.period, self.computed_at, None, own, self.new_credit_target, self.success_target_percent)
 
     @property
     def new_credit_progress(self) -> float | None:
@@ -225,7 +227,8 @@ class Report:
                 "computed_at": self.computed_at.isoformat(),
                 "platform": self.platform.as_data() if self.platform is not None else None,
                 "institutions": [scope.as_data() for scope in self.institutions],
-                "new_credit_target": str(self.new_credit_target) if self.new_credit_target is not None else None}
+                "new_credit_target": str(self.new_credit_target) if self.new_credit_target is not None else None,
+                "success_target_percent": self.success_target_percent}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Report:
@@ -234,4 +237,4 @@ class Report:
         return cls(period, datetime.fromisoformat(data["computed_at"]),
                    Scope.from_data(data["platform"]) if data.get("platform") else None,
                    [Scope.from_data(scope) for scope in data["institutions"]],
-                   Decimal(target) if target is not None else None)
+                   Decimal(target) if target is not None else None, data.get("success_target_percent"))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from engine.loans.reports.figures import Report
 from engine.loans.reports.periods import KINDS, Period, last_closed
 from engine.loans.reports.queries import compute
+from engine.loans.reports.targets import Targets
 from engine.models import LoanApplication, ProducedReport, table_of
 from engine.workflow.database import insert_ignoring_conflicts
 from engine.workflow.jobs import run_once_per_period
@@ -35,16 +36,20 @@ class Produced:
     period: Period
 
 
-def produce(engine: Engine, period: Period) -> Produced | None:
-    """Produce and keep `period`'s report and queue the supervisors' message; None if it exists already."""
+def produce(engine: Engine, period: Period, targets: Targets | None = None) -> Produced | None:
+    """Produce and keep `period`'s report, measured against the plan's `targets` of now, and queue the
+    supervisors' message; None if it exists already."""
     now = engine.clock.now()
     # Computed in a read (on SQLite a write transaction would hold every writer back meanwhile); the
-    # unique period makes the insert a no-op if another process got there first. The plan's targets
-    # are configuration: the pages add them when they show a report.
+    # unique period makes the insert a no-op if another process got there first. The targets are kept
+    # with the figures: a later change of the settings does not rewrite a closed period's report.
     with engine.reading() as session:
         if _stored_id(session, period) is not None:
             return None
-        report = compute(session, engine.calendars.get(session), period, now)
+        report = compute(session, engine.calendars.get(session), period, now,
+                         targets=targets.new_credit_by_year if targets is not None else None)
+    if targets is not None:
+        report.success_target_percent = targets.loan_success_percent
     with engine.transaction() as session:
         inserted = session.execute(insert_ignoring_conflicts(session, _TABLE, _TABLE.c.id), {
             "period_kind": period.kind, "period_start": period.start, "produced_at": now,
@@ -58,7 +63,8 @@ def produce(engine: Engine, period: Period) -> Produced | None:
 CATCH_UP_PERIODS = 24  # at most this many missed periods of a kind produced in one run
 
 
-def produce_closed_periods(engine: Engine, catch_up: int = CATCH_UP_PERIODS) -> list[Produced]:
+def produce_closed_periods(engine: Engine, catch_up: int = CATCH_UP_PERIODS,
+                           targets: Targets | None = None) -> list[Produced]:
     """Produce every closed period that has no report yet, oldest first: the latest month, quarter,
     half-year and year, and those that closed while no process ran (back to the last one produced or the
     platform's first application, at most `catch_up` of a kind)."""
@@ -77,13 +83,13 @@ def produce_closed_periods(engine: Engine, catch_up: int = CATCH_UP_PERIODS) -> 
             if first is None or period.starts_at <= first:
                 break
             period = period.previous()
-        produced.extend(produce(engine, period) for period in reversed(missing))
+        produced.extend(produce(engine, period, targets) for period in reversed(missing))
     return [item for item in produced if item is not None]
 
 
-def scheduled_job(engine: Engine) -> list[Produced] | None:
+def scheduled_job(engine: Engine, targets: Targets | None = None) -> list[Produced] | None:
     """The scheduler's hourly call: once per hour across processes (None: another process ran it)."""
-    return run_once_per_period(engine, JOB_NAME, JOB_PERIOD, lambda: produce_closed_periods(engine))
+    return run_once_per_period(engine, JOB_NAME, JOB_PERIOD, lambda: produce_closed_periods(engine, targets=targets))
 
 
 def _stored_id(session: Session, period: Period) -> int | None:
