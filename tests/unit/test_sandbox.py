@@ -266,7 +266,10 @@ def test_comparing_and_hashing_small_nested_structures_still_works(roomy):
     assert data["rows"] == [[1, 2], [3]]
 
 
-def test_large_flat_lists_can_still_be_compared_and_searched(roomy):
+def test_large_flat_lists_can_still_be_compared_and_searched():
+    # What is tested is that no size guard refuses them: this work takes about 0.37 s of CPU here, too close to
+    # the default budget of 0.5 s on a slower or busier machine (a CI failure), so the budget is set aside.
+    roomy = RestrictedEnvironment({}, cpu_seconds=10)
     big = list(range(500_000))
     assert roomy.evaluate("[big == list(big), -1 in big, big.count(5), max(big), sorted(big, reverse=True)[0]]",
                           {"big": big}) == [True, False, 1, 499_999, 499_999]
