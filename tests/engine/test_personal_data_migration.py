@@ -98,9 +98,14 @@ def test_names_and_email_addresses_are_encrypted_by_0024_and_decrypted_by_its_do
                           "source, created_at) VALUES ('s', 'pending', 'enterprise', '91430100MA4L000002', 'N', "
                           "'R', '430102', 'C', 'small', 'u', 'U', 'sms', 'pd1:x', 'h', 'x', 'v', 'zh', 'c', 'h', :at, "
                           ":at, 1, 0, '127.0.0.1', :at)", at=datetime(2026, 9, 30, 2, 0))
-    _execute(scratch_url, "INSERT INTO user_account (username, password_hash, role, display_name, email, active, "
-                          "created_at) VALUES ('ent-user', 'x', 'enterprise', '王', 'wang@example.cn', :yes, :at)",
-             yes=True, at=datetime(2026, 9, 30, 2, 0))
+    # Rows referring to the tables the migration rebuilds on SQLite (an installation in use has them).
+    _execute(scratch_url, "INSERT INTO user_account (username, password_hash, role, enterprise_id, display_name, "
+                          "email, active, created_at) SELECT 'ent-user', 'x', 'enterprise', id, '王', "
+                          "'wang@example.cn', :yes, :at FROM enterprise", yes=True, at=datetime(2026, 9, 30, 2, 0))
+    _execute(scratch_url, "INSERT INTO web_session (id, user_id, password_mark, created_at, last_seen_at) "
+                          "SELECT 's1', id, 'm', :at, :at FROM user_account", at=datetime(2026, 9, 30, 2, 0))
+    referring = "SELECT s.id, u.username FROM web_session s JOIN user_account u ON u.id = s.user_id " \
+                "JOIN enterprise e ON e.id = u.enterprise_id"
     names = "SELECT e.legal_representative, r.legal_representative, u.email " \
             "FROM enterprise e, pending_registration r, user_account u"
     command.upgrade(config, "0024")
@@ -111,5 +116,8 @@ def test_names_and_email_addresses_are_encrypted_by_0024_and_decrypted_by_its_do
         "enterprise.legal_representative", "pending_registration.legal_representative", "user_account.email"),
         strict=True)] == ["王建国", "R", "wang@example.cn"]
 
+    assert _execute(scratch_url, referring) == [("s1", "ent-user")]
+
     command.downgrade(config, "0023")
     assert tuple(_execute(scratch_url, names)[0]) == ("王建国", "R", "wang@example.cn")
+    assert _execute(scratch_url, referring) == [("s1", "ent-user")]
